@@ -1,0 +1,53 @@
+"""Dependencies as Annotated aliases: CurrentUser, Tasks, Accounts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from todo_core.api.runtime import Runtime
+from todo_core.auth import AccountService, Principal
+from todo_core.domain.errors import Unauthorized
+from todo_core.service import Actor, TaskService
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def current_principal(
+    runtime: RuntimeDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
+        raise Unauthorized("missing bearer token")
+    return runtime.tokens.verify(creds.credentials)
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def api_actor(user: CurrentUser) -> Actor:
+    return Actor(user_id=user.user_id, channel="api")
+
+
+ApiActor = Annotated[Actor, Depends(api_actor)]
+
+
+def task_service(runtime: RuntimeDep) -> TaskService:
+    return runtime.tasks
+
+
+def account_service(runtime: RuntimeDep) -> AccountService:
+    return runtime.accounts
+
+
+Tasks = Annotated[TaskService, Depends(task_service)]
+Accounts = Annotated[AccountService, Depends(account_service)]

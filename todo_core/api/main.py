@@ -1,0 +1,58 @@
+"""Builds the task API (FastAPI). Served by the HTTP function and, in embedded mode, by the gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from todo_core.api import errors
+from todo_core.api.routes import auth, tasks
+from todo_core.api.runtime import open_runtime
+from todo_core.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    router.include_router(auth.router)
+    router.include_router(tasks.router)
+    return router
+
+
+def add_health(app: FastAPI) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        runtime = getattr(app.state, "runtime", None)
+        if runtime is None:
+            return JSONResponse({"ready": False}, status_code=503)
+        try:
+            async with runtime.pool.connection(timeout=2) as conn:
+                await conn.execute("SELECT 1")
+        except Exception:
+            return JSONResponse({"ready": False, "database": "unreachable"}, status_code=503)
+        return JSONResponse({"ready": True})
+
+
+def create_api(settings: Settings | None = None) -> FastAPI:
+    """The task API alone, with its own lifespan (pool, services)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings, run_migrations=settings.migrate_on_start) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(title="Todo Cloud task API", version="1.0.0", lifespan=lifespan)
+    errors.install(app)
+    app.include_router(api_router())
+    add_health(app)
+    return app

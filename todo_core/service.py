@@ -1,0 +1,349 @@
+"""TaskService: every task command, each one transaction that writes state and outbox together.
+
+Adapters (HTTP routes, MCP tools, agent tools, event functions) call this and nothing else;
+no business rule lives in them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from psycopg_pool import AsyncConnectionPool
+
+from todo_core.domain import events as ev
+from todo_core.domain.errors import Conflict, NotFound, PreconditionFailed, ValidationError
+from todo_core.domain.query import TaskQuery
+from todo_core.domain.recurrence import next_occurrence
+from todo_core.domain.reminders import carry_over
+from todo_core.domain.tasks import Status, Task, TaskFields, TaskPatch, apply_patch
+from todo_core.store import audit as audit_store
+from todo_core.store import outbox
+from todo_core.store import tasks as repo
+from todo_core.store import users as user_store
+from todo_core.store.tasks import Conn, Page
+
+CHANNELS = ("api", "mcp", "chat", "function", "system")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who runs a command, for whom, through which channel. ``user_id`` always comes from a verified
+    credential (or, for event functions, from the event that the system itself wrote)."""
+
+    user_id: UUID
+    channel: str = "api"
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or f"user:{self.user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    task: dict[str, Any]  # public JSON
+    replayed: bool  # True when an Idempotency-Key matched an earlier create
+
+
+def request_fingerprint(fields: TaskFields) -> str:
+    return hashlib.sha256(repr(fields).encode()).hexdigest()
+
+
+class TaskService:
+    def __init__(self, pool: AsyncConnectionPool, *, clock: Callable[[], datetime] | None = None) -> None:
+        self._pool = pool
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # -- commands ------------------------------------------------------------------------------
+
+    async def create(self, actor: Actor, fields: TaskFields, *, idempotency_key: str | None = None) -> Created:
+        if idempotency_key is not None and not (1 <= len(idempotency_key) <= 200):
+            raise ValidationError(
+                "Idempotency-Key must be 1 to 200 characters",
+                [{"field": "Idempotency-Key", "message": "1 to 200 characters"}],
+            )
+        async with self._pool.connection() as conn, conn.transaction():
+            if idempotency_key is not None:
+                fingerprint = request_fingerprint(fields)
+                earlier = await user_store.claim_idempotency_key(conn, actor.user_id, idempotency_key, fingerprint)
+                if earlier is not None:
+                    if earlier["request_hash"] != fingerprint:
+                        raise Conflict(
+                            "this Idempotency-Key was used for a different request",
+                            [{"field": "Idempotency-Key", "message": "reused with another body"}],
+                        )
+                    return Created(task=earlier["response"], replayed=True)
+            task_id = uuid4()
+            series_id = task_id if fields.recurrence is not None else None
+            task = await self._insert(conn, actor, task_id, fields, series_id=series_id, occurrence=1)
+            assert task is not None
+            public = task.to_public()
+            if idempotency_key is not None:
+                await user_store.store_idempotent_response(conn, actor.user_id, idempotency_key, 201, public)
+            return Created(task=public, replayed=False)
+
+    async def create_next_occurrence(self, actor: Actor, source: Task, due_at: datetime) -> Task | None:
+        """The next task of a recurring series, made exactly once per (series, occurrence)."""
+        assert source.series_id is not None
+        fields = replace(source.fields, due_at=due_at, reminders=tuple(carry_over(source.fields.reminders)))
+        async with self._pool.connection() as conn, conn.transaction():
+            return await self._insert(
+                conn, actor, uuid4(), fields, series_id=source.series_id, occurrence=source.occurrence + 1
+            )
+
+    async def _insert(
+        self,
+        conn: Conn,
+        actor: Actor,
+        task_id: UUID,
+        fields: TaskFields,
+        *,
+        series_id: UUID | None,
+        occurrence: int,
+    ) -> Task | None:
+        now = self.now()
+        inserted = await repo.insert_task(
+            conn,
+            task_id=task_id,
+            user_id=actor.user_id,
+            fields=fields,
+            series_id=series_id,
+            occurrence=occurrence,
+            now=now,
+        )
+        if not inserted:
+            return None
+        await repo.insert_reminders(conn, task_id, actor.user_id, fields.reminders, fields.due_at, new_ids=uuid4)
+        task = await repo.get_task(conn, actor.user_id, task_id)
+        assert task is not None
+        await self._emit(conn, actor, ev.TASK_CREATED, "task.created", before=None, after=task, now=now)
+        return task
+
+    async def update(
+        self, actor: Actor, task_id: UUID, patch: TaskPatch, *, expected_version: int | None = None
+    ) -> Task:
+        async with self._pool.connection() as conn, conn.transaction():
+            current = await self._locked(conn, actor, task_id, expected_version)
+            if patch.is_empty():
+                return current
+            fields = apply_patch(current.fields, patch)
+            series_id = current.series_id
+            if fields.recurrence is not None and series_id is None:
+                series_id = current.id
+            now = self.now()
+            await repo.update_task(
+                conn,
+                current,
+                fields,
+                status=current.status,
+                completed_at=current.completed_at,
+                series_id=series_id,
+                now=now,
+            )
+            if current.status is Status.OPEN:
+                await repo.sync_reminders(conn, current.id, actor.user_id, current.reminders, fields, new_ids=uuid4)
+            after = await self._reload(conn, actor, task_id)
+            changed = _changed_fields(current, after)
+            await self._emit(
+                conn,
+                actor,
+                ev.TASK_UPDATED,
+                "task.updated",
+                before=current,
+                after=after,
+                now=now,
+                extra={"changed": changed},
+            )
+            return after
+
+    async def complete(self, actor: Actor, task_id: UUID, *, expected_version: int | None = None) -> Task:
+        async with self._pool.connection() as conn, conn.transaction():
+            current = await self._locked(conn, actor, task_id, expected_version)
+            if current.status is Status.DONE:
+                return current  # completing twice is a no-op, not an error
+            now = self.now()
+            await repo.update_task(
+                conn,
+                current,
+                current.fields,
+                status=Status.DONE,
+                completed_at=now,
+                series_id=current.series_id,
+                now=now,
+            )
+            await repo.set_pending_reminders_status(conn, current.id, to="cancelled", now=now)
+            after = await self._reload(conn, actor, task_id)
+            await self._emit(conn, actor, ev.TASK_COMPLETED, "task.completed", before=current, after=after, now=now)
+            f = current.fields
+            if f.recurrence is not None and f.due_at is not None and current.series_id is not None:
+                nxt = next_occurrence(
+                    f.recurrence,
+                    due_at=f.due_at,
+                    timezone=f.timezone,
+                    occurrence=current.occurrence,
+                    completed_at=now,
+                    all_day=f.all_day,
+                )
+                if nxt is not None:
+                    data = {
+                        "task_id": str(current.id),
+                        "series_id": str(current.series_id),
+                        "occurrence": current.occurrence,
+                        "next_occurrence": current.occurrence + 1,
+                        "next_due_at": nxt.isoformat(),
+                        "completed_at": now.isoformat(),
+                        "task": after.to_public(),
+                    }
+                    await outbox.append(
+                        conn,
+                        [
+                            ev.make_event(
+                                topic=ev.RECURRENCE_DUE,
+                                type_=ev.RECURRENCE_DUE_TYPE,
+                                key=str(current.id),
+                                subject=f"task/{current.id}",
+                                user_id=actor.user_id,
+                                data=data,
+                                now=now,
+                            )
+                        ],
+                    )
+            return after
+
+    async def reopen(self, actor: Actor, task_id: UUID, *, expected_version: int | None = None) -> Task:
+        async with self._pool.connection() as conn, conn.transaction():
+            current = await self._locked(conn, actor, task_id, expected_version)
+            if current.status is Status.OPEN:
+                return current
+            now = self.now()
+            await repo.update_task(
+                conn,
+                current,
+                current.fields,
+                status=Status.OPEN,
+                completed_at=None,
+                series_id=current.series_id,
+                now=now,
+            )
+            await repo.set_pending_reminders_status(conn, current.id, to="pending", now=now)
+            after = await self._reload(conn, actor, task_id)
+            await self._emit(
+                conn,
+                actor,
+                ev.TASK_REOPENED,
+                "task.reopened",
+                before=current,
+                after=after,
+                now=now,
+                extra={"changed": ["status"]},
+            )
+            return after
+
+    async def delete(self, actor: Actor, task_id: UUID, *, expected_version: int | None = None) -> Task:
+        async with self._pool.connection() as conn, conn.transaction():
+            current = await self._locked(conn, actor, task_id, expected_version)
+            now = self.now()
+            await repo.delete_task(conn, current)
+            await self._emit(conn, actor, ev.TASK_DELETED, "task.deleted", before=current, after=None, now=now)
+            return current
+
+    # -- queries -------------------------------------------------------------------------------
+
+    async def get(self, user_id: UUID, task_id: UUID) -> Task:
+        async with self._pool.connection() as conn:
+            task = await repo.get_task(conn, user_id, task_id)
+        if task is None:
+            raise NotFound("task not found")
+        return task
+
+    async def list_tasks(self, user_id: UUID, query: TaskQuery) -> Page:
+        async with self._pool.connection() as conn:
+            return await repo.list_tasks(conn, user_id, query, now=self.now())
+
+    async def tags(self, user_id: UUID) -> list[dict[str, Any]]:
+        async with self._pool.connection() as conn:
+            return await repo.list_tags(conn, user_id)
+
+    async def audit_trail(
+        self, user_id: UUID, *, task_id: UUID | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        async with self._pool.connection() as conn:
+            return await audit_store.list_for_user(conn, user_id, task_id=task_id, limit=limit)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    async def _locked(self, conn: Conn, actor: Actor, task_id: UUID, expected_version: int | None) -> Task:
+        task = await repo.get_task(conn, actor.user_id, task_id, for_update=True)
+        if task is None:
+            raise NotFound("task not found")
+        if expected_version is not None and task.version != expected_version:
+            raise PreconditionFailed(
+                f"task changed since version {expected_version}; it is now at version {task.version}",
+                [{"field": "If-Match", "message": f"current version is {task.version}"}],
+            )
+        return task
+
+    async def _reload(self, conn: Conn, actor: Actor, task_id: UUID) -> Task:
+        task = await repo.get_task(conn, actor.user_id, task_id)
+        assert task is not None
+        return task
+
+    async def _emit(
+        self,
+        conn: Conn,
+        actor: Actor,
+        type_: str,
+        action: str,
+        *,
+        before: Task | None,
+        after: Task | None,
+        now: datetime,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """The task event for task-events and the audit event for audit-append, one traceparent."""
+        subject_task = after or before
+        assert subject_task is not None
+        tid = str(subject_task.id)
+        before_json = before.to_public() if before else None
+        after_json = after.to_public() if after else None
+        task_event = ev.make_event(
+            topic=ev.TASK_EVENTS,
+            type_=type_,
+            key=tid,
+            subject=f"task/{tid}",
+            user_id=actor.user_id,
+            data={"action": action, "task": after_json or before_json, **(extra or {})},
+            now=now,
+        )
+        audit_event = ev.make_event(
+            topic=ev.AUDIT_APPEND,
+            type_=ev.AUDIT_APPEND_TYPE,
+            key=str(actor.user_id),
+            subject=f"task/{tid}",
+            user_id=actor.user_id,
+            now=now,
+            traceparent=task_event.traceparent,
+            data={
+                "action": action,
+                "task_id": tid,
+                "actor": actor.label,
+                "channel": actor.channel,
+                "before": before_json,
+                "after": after_json,
+            },
+        )
+        await outbox.append(conn, [task_event, audit_event])
+
+
+def _changed_fields(before: Task, after: Task) -> list[str]:
+    b, a = before.to_public(), after.to_public()
+    skip = {"updated_at", "version", "next_due_at"}
+    return sorted(k for k in a if k not in skip and a[k] != b[k])
