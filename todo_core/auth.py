@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from psycopg_pool import AsyncConnectionPool
 
 from todo_core.domain.errors import Conflict, Unauthorized, ValidationError
+from todo_core.domain.ids import new_id
 from todo_core.domain.tasks import check_timezone
 from todo_core.store import users as user_store
 from todo_core.store.users import UserRow
@@ -108,7 +109,7 @@ class AccountService:
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         async with self._pool.connection() as conn, conn.transaction():
             user = await user_store.insert_user(
-                conn, user_id=uuid4(), email=email, password_hash=password_hash, timezone=tz
+                conn, user_id=new_id(), email=email, password_hash=password_hash, timezone=tz
             )
         if user is None:
             raise Conflict("an account with this e-mail exists", [{"field": "email", "message": "taken"}])

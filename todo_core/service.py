@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
 from todo_core.domain import events as ev
 from todo_core.domain.errors import Conflict, NotFound, PreconditionFailed, ValidationError
+from todo_core.domain.ids import new_id
 from todo_core.domain.query import TaskQuery
 from todo_core.domain.recurrence import next_occurrence
 from todo_core.domain.reminders import carry_over
@@ -81,7 +82,7 @@ class TaskService:
                             [{"field": "Idempotency-Key", "message": "reused with another body"}],
                         )
                     return Created(task=earlier["response"], replayed=True)
-            task_id = uuid4()
+            task_id = new_id()
             series_id = task_id if fields.recurrence is not None else None
             task = await self._insert(conn, actor, task_id, fields, series_id=series_id, occurrence=1)
             assert task is not None
@@ -96,7 +97,7 @@ class TaskService:
         fields = replace(source.fields, due_at=due_at, reminders=tuple(carry_over(source.fields.reminders)))
         async with self._pool.connection() as conn, conn.transaction():
             return await self._insert(
-                conn, actor, uuid4(), fields, series_id=source.series_id, occurrence=source.occurrence + 1
+                conn, actor, new_id(), fields, series_id=source.series_id, occurrence=source.occurrence + 1
             )
 
     async def _insert(
@@ -121,7 +122,7 @@ class TaskService:
         )
         if not inserted:
             return None
-        await repo.insert_reminders(conn, task_id, actor.user_id, fields.reminders, fields.due_at, new_ids=uuid4)
+        await repo.insert_reminders(conn, task_id, actor.user_id, fields.reminders, fields.due_at, new_ids=new_id)
         task = await repo.get_task(conn, actor.user_id, task_id)
         assert task is not None
         await self._emit(conn, actor, ev.TASK_CREATED, "task.created", before=None, after=task, now=now)
@@ -149,7 +150,7 @@ class TaskService:
                 now=now,
             )
             if current.status is Status.OPEN:
-                await repo.sync_reminders(conn, current.id, actor.user_id, current.reminders, fields, new_ids=uuid4)
+                await repo.sync_reminders(conn, current.id, actor.user_id, current.reminders, fields, new_ids=new_id)
             after = await self._reload(conn, actor, task_id)
             changed = _changed_fields(current, after)
             await self._emit(

