@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 from todo_core.domain.errors import Conflict, NotFound, PreconditionFailed
 from todo_core.domain.query import build_query
 from todo_core.domain.reminders import ReminderSpec
-from todo_core.domain.tasks import TaskFields, TaskPatch, build_fields
+from todo_core.domain.tasks import TaskPatch, build_fields
 from todo_core.service import Actor, TaskService
 from todo_core.store import audit as audit_store
 from todo_core.store import users as user_store

@@ -147,8 +147,14 @@ class TaskFields:
 
     def validated(self) -> TaskFields:
         """Cross-field rules: a recurring task needs a due date, reminders need what they refer to."""
-        if self.recurrence is not None and self.due_at is None:
-            raise _fail("recurrence", "a recurring task needs a due date")
+        if self.recurrence is not None:
+            if self.due_at is None:
+                raise _fail("recurrence", "a recurring task needs a due date")
+            # rules that can never follow this due (HOURLY on an all-day task, an unreachable time) fail now,
+            # not later when the task is shown or completed
+            preview_next(
+                self.recurrence, due_at=self.due_at, timezone=self.timezone, occurrence=1, all_day=self.all_day
+            )
         validate_reminders(self.reminders, self.due_at)
         return self
 
