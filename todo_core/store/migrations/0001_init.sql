@@ -58,9 +58,10 @@ CREATE INDEX tasks_by_title    ON tasks (user_id, status, title_key, id);
 CREATE INDEX tasks_by_created  ON tasks (user_id, status, created_at, id);
 CREATE INDEX tasks_by_updated  ON tasks (user_id, status, updated_at, id);
 -- Filters: tags (any/all), keyword search (words and prefixes), typo-tolerant title match, recurring.
-CREATE INDEX tasks_tags        ON tasks USING gin (user_id, tags);
-CREATE INDEX tasks_search      ON tasks USING gin (user_id, search);
-CREATE INDEX tasks_title_trgm  ON tasks USING gin (user_id, title gin_trgm_ops);
+-- A small GIN pending list: searches scan it linearly, so the default 4 MB makes them slow after bursts of writes.
+CREATE INDEX tasks_tags        ON tasks USING gin (user_id, tags) WITH (gin_pending_list_limit = 128);
+CREATE INDEX tasks_search      ON tasks USING gin (user_id, search) WITH (gin_pending_list_limit = 128);
+CREATE INDEX tasks_title_trgm  ON tasks USING gin (user_id, title gin_trgm_ops) WITH (gin_pending_list_limit = 128);
 CREATE INDEX tasks_recurring   ON tasks (user_id, status, due_key, id) WHERE rrule IS NOT NULL;
 -- Exactly one task per occurrence of a series: the next occurrence is created once.
 CREATE UNIQUE INDEX tasks_series_occurrence ON tasks (series_id, occurrence) WHERE series_id IS NOT NULL;
