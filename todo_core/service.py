@@ -122,9 +122,23 @@ class TaskService:
         )
         if not inserted:
             return None
-        await repo.insert_reminders(conn, task_id, actor.user_id, fields.reminders, fields.due_at, new_ids=new_id)
-        task = await repo.get_task(conn, actor.user_id, task_id)
-        assert task is not None
+        reminders = await repo.insert_reminders(
+            conn, task_id, actor.user_id, fields.reminders, fields.due_at, new_ids=new_id
+        )
+        # the stored row is exactly what was written: no need to read it back
+        task = Task(
+            id=task_id,
+            user_id=actor.user_id,
+            fields=fields,
+            status=Status.OPEN,
+            series_id=series_id,
+            occurrence=occurrence,
+            created_at=now,
+            updated_at=now,
+            completed_at=None,
+            version=1,
+            reminders=tuple(reminders),
+        )
         await self._emit(conn, actor, ev.TASK_CREATED, "task.created", before=None, after=task, now=now)
         return task
 

@@ -194,25 +194,28 @@ async def insert_reminders(
     due_at: datetime | None,
     *,
     new_ids: Any,
-) -> None:
-    if not specs:
-        return
+) -> list[Reminder]:
+    """Insert pending reminder rows; returns them as they were stored."""
+    made = [Reminder(new_ids(), s.offset_minutes, s.at, fire_time(s, due_at), "pending") for s in specs]
+    if not made:
+        return made
     async with conn.cursor() as cur:
         await cur.executemany(
             "INSERT INTO reminders (id, task_id, user_id, offset_minutes, at, fire_at)"
             " VALUES (%(id)s, %(task_id)s, %(user_id)s, %(offset)s, %(at)s, %(fire_at)s)",
             [
                 {
-                    "id": new_ids(),
+                    "id": r.id,
                     "task_id": task_id,
                     "user_id": user_id,
-                    "offset": s.offset_minutes,
-                    "at": s.at,
-                    "fire_at": fire_time(s, due_at),
+                    "offset": r.offset_minutes,
+                    "at": r.at,
+                    "fire_at": r.fire_at,
                 }
-                for s in specs
+                for r in made
             ],
         )
+    return made
 
 
 async def set_pending_reminders_status(conn: Conn, task_id: UUID, *, to: str, now: datetime) -> None:
