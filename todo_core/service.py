@@ -163,8 +163,9 @@ class TaskService:
                 series_id=series_id,
                 now=now,
             )
-            if current.status is Status.OPEN:
-                await repo.sync_reminders(conn, current.id, actor.user_id, current.reminders, fields, new_ids=new_id)
+            await repo.sync_reminders(conn, current.id, actor.user_id, current.reminders, fields, new_ids=new_id)
+            if current.status is Status.DONE:  # kept for a reopen, but a done task reminds of nothing
+                await repo.set_pending_reminders_status(conn, current.id, to="cancelled", now=now)
             after = await self._reload(conn, actor, task_id)
             changed = _changed_fields(current, after)
             await self._emit(

@@ -177,13 +177,6 @@ def test_malformed_json_is_400_and_creates_nothing(alice: UserClient, existing: 
     assert state(alice) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): a body that is not UTF-8 is 400 with code 'bad_request' ('There was an error parsing "
-    "the body'), not 'malformed_json' like every other unparsable body: FastAPI raises a plain HTTPException(400) "
-    "for non-JSONDecodeError failures and todo_core/api/errors.py:105-108 maps it generically; only "
-    "json_invalid (errors.py:94) becomes malformed_json.",
-)
 def test_body_that_is_not_utf8_is_malformed_json(alice: UserClient, existing: dict[str, Any]) -> None:
     before = state(alice)
     r = alice.http.post(f"{API}/tasks", content=b'{"title": "\xff"}', headers={"Content-Type": "application/json"})
@@ -378,12 +371,6 @@ def test_login_rejects_malformed_body(api_url: str) -> None:
 # -- input the database cannot store ---------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a NUL character in title/description gives 500 instead of 422: "
-    "todo_core/domain/tasks.py:74-87 (check_title/check_description) accept '\\x00', and PostgreSQL text "
-    "cannot hold it, so store/tasks.py insert_task raises psycopg.DataError, mapped to 500 by errors.py:110-113.",
-)
 @pytest.mark.parametrize("body", [{"title": "nul\x00title"}, {"title": "ok", "description": "nul\x00"}])
 def test_nul_character_is_a_validation_error(api_url: str, alice: UserClient, body: dict[str, Any]) -> None:
     before = state(alice)
@@ -393,24 +380,12 @@ def test_nul_character_is_a_validation_error(api_url: str, alice: UserClient, bo
     assert state(alice) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a NUL character in q gives 500 instead of 422: todo_core/domain/query.py:95 only bounds the "
-    "length of q, and todo_core/store/tasks.py:312 binds it raw as %(q)s (used by the relevance rank, :244), "
-    "which PostgreSQL rejects (psycopg.DataError -> 500).",
-)
 def test_nul_character_in_search_is_a_validation_error(api_url: str, alice: UserClient) -> None:
     with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {alice.token}"}) as fresh:
         r = fresh.get(f"{API}/tasks", params={"q": "meet\x00ing"})
     assert_error(r, 422, "validation_error", "q")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a due_at at the edge of the calendar gives 500 instead of 422: "
-    "todo_core/domain/tasks.py:123 normalize_due calls due_at.astimezone(tz) without catching OverflowError "
-    "(9999-12-31T23:30-05:00 is year 10000 in UTC; 0001-01-01T00:30+01:00 is year 0).",
-)
 @pytest.mark.parametrize("due", ["9999-12-31T23:30:00-05:00", "0001-01-01T00:30:00+01:00"])
 def test_due_at_out_of_range_is_a_validation_error(api_url: str, alice: UserClient, due: str) -> None:
     before = state(alice)

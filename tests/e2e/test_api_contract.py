@@ -306,13 +306,6 @@ def test_create_all_day_with_bare_date(alice: UserClient) -> None:
     assert t["due_at"] == "2030-03-11T00:00:00+01:00"  # local midnight of that date in the task's zone
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a bare date due_at without all_day is refused with 422 'must carry a UTC offset': "
-    "todo_core/api/models.py:36 types due_at as `datetime | date`, pydantic parses '2030-03-11' as a naive "
-    "datetime (first union member), so normalize_due never sees a date (domain/tasks.py:129 'a bare date is "
-    "all-day by nature' is dead code). Same on PATCH (models.py:63).",
-)
 def test_create_with_bare_date_is_all_day_without_saying_so(alice: UserClient) -> None:
     r = alice.http.post(f"{API}/tasks", json={"title": "Holiday", "due_at": "2030-03-11"})
     assert r.status_code == 201, r.text
@@ -548,12 +541,6 @@ def test_complete_recurring_task_marks_it_done(alice: UserClient) -> None:
     assert r.json()["recurrence"] == t["recurrence"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: PATCH of a done task answers 200 and bumps the version but silently drops the new reminders "
-    "and leaves fire_at at the old due, which comes back on reopen: todo_core/service.py:166-167 only calls "
-    "repo.sync_reminders when current.status is OPEN, and row_to_task rebuilds reminders from the rows.",
-)
 def test_reminders_follow_edits_made_while_done(alice: UserClient) -> None:
     t = alice.create(title="Edit when done", due_at="2030-01-01T09:00:00Z", reminders=[{"offset_minutes": 10}])
     url = f"{API}/tasks/{t['id']}"

@@ -105,6 +105,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "error")
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            return error_response(400, "malformed_json", "the request body is not valid JSON (UTF-8)")
         return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

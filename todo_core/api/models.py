@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 from todo_core.domain.reminders import ReminderSpec, parse_reminder
 from todo_core.domain.tasks import UNSET, TaskFields, TaskPatch, build_fields
@@ -13,6 +14,16 @@ from todo_core.domain.tasks import UNSET, TaskFields, TaskPatch, build_fields
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _date_only(value: Any) -> Any:
+    """A bare YYYY-MM-DD is a calendar date (an all-day due), not midnight of an unknown zone."""
+    if isinstance(value, str) and _DATE_ONLY.match(value):
+        return date.fromisoformat(value)
+    return value
 
 
 class RecurrenceIn(_In):
@@ -41,6 +52,8 @@ class TaskCreate(_In):
     recurrence: RecurrenceIn | None = None
     reminders: list[ReminderIn] = Field(default_factory=list, max_length=100)
 
+    _due_date_only = field_validator("due_at", mode="before")(_date_only)
+
     def to_fields(self, default_timezone: str) -> TaskFields:
         return build_fields(
             title=self.title,
@@ -65,6 +78,8 @@ class TaskUpdate(_In):
     timezone: StrictStr | None = None
     recurrence: RecurrenceIn | None = None
     reminders: list[ReminderIn] | None = Field(default=None, max_length=100)
+
+    _due_date_only = field_validator("due_at", mode="before")(_date_only)
 
     def to_patch(self) -> TaskPatch:
         given = self.model_fields_set

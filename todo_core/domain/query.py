@@ -94,6 +94,8 @@ def build_query(
     query_text = " ".join(q.split()) if q else None
     if query_text is not None and len(query_text) > MAX_QUERY:
         raise _bad("q", f"must be at most {MAX_QUERY} characters")
+    if query_text is not None and "\x00" in query_text:
+        raise _bad("q", "must not contain NUL characters")
     prios: tuple[Priority, ...] = ()
     if priority:
         prios = tuple(dict.fromkeys(Priority.parse(p, "priority") for p in priority.split(",") if p.strip()))

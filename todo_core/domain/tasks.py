@@ -19,6 +19,7 @@ MAX_TITLE = 500
 MAX_DESCRIPTION = 20_000
 MAX_TAGS = 30
 MAX_TAG_LENGTH = 50
+MIN_YEAR, MAX_YEAR = 1900, 9000
 TAG_RE = re.compile(r"^[\w][\w\-./:+&]*$", re.UNICODE)
 
 
@@ -73,6 +74,8 @@ def check_timezone(name: str) -> str:
 
 def check_title(title: str) -> str:
     cleaned = " ".join(title.split()) if isinstance(title, str) else ""
+    if "\x00" in cleaned:
+        raise _fail("title", "must not contain NUL characters")
     if not cleaned:
         raise _fail("title", "must not be empty")
     if len(cleaned) > MAX_TITLE:
@@ -81,6 +84,8 @@ def check_title(title: str) -> str:
 
 
 def check_description(description: str) -> str:
+    if "\x00" in description:
+        raise _fail("description", "must not contain NUL characters")
     if len(description) > MAX_DESCRIPTION:
         raise _fail("description", f"must be at most {MAX_DESCRIPTION} characters")
     return description.strip()
@@ -113,6 +118,8 @@ def normalize_due(due_at: datetime | date | None, timezone: str, all_day: bool) 
     """An all-day due is the local midnight of its date in the task's zone; a timed due must be aware."""
     if due_at is None:
         return None, False
+    if not MIN_YEAR <= due_at.year <= MAX_YEAR:
+        raise _fail("due_at", f"must be between the years {MIN_YEAR} and {MAX_YEAR}")
     tz = ZoneInfo(timezone)
     if isinstance(due_at, datetime):
         if due_at.tzinfo is None:
