@@ -1,9 +1,9 @@
 """Task API benchmark: latency percentiles and create throughput over real HTTP, next to a raw psycopg baseline.
 
-    .venv/bin/python bench/api_bench.py                 # N=10,000 tasks for the measured user among 10×N rows
+    .venv/bin/python bench/api_bench.py                 # N=10,000 tasks for the measured user among 10xN rows
     .venv/bin/python bench/api_bench.py --n 100000      # the size the targets are stated for
 
-Seeds one measured user with N tasks among 10×N rows (nine other users), starts the system as the run
+Seeds one measured user with N tasks among 10xN rows (nine other users), starts the system as the run
 command does (uvicorn, one worker) against that database, and prints p50/p99 per operation. Everything
 runs in one process tree on this machine, so compare figures within a run rather than across runs.
 Targets (2 cores): list and search p99 ≤ 25 ms at N=100,000; create ≥ 1,000/s sustained.
@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,16 +62,14 @@ def start_database(tmp: Path) -> str:
 
 
 def seed(url: str, n: int, words: list[str]) -> uuid.UUID:
-    """N tasks for the measured user, 9×N for nine others; realistic titles, tags, dues, priorities."""
+    """N tasks for the measured user, 9xN for nine others; realistic titles, tags, dues, priorities."""
     rnd = random.Random(42)
     users = [uuid.uuid4() for _ in range(10)]
     now = datetime.now(UTC)
     with psycopg.connect(url, autocommit=True) as conn:
         have = conn.execute("SELECT count(*) FROM tasks").fetchone()
         if have and have[0] >= 10 * n:
-            measured = conn.execute(
-                "SELECT user_id FROM tasks GROUP BY user_id ORDER BY count(*) LIMIT 1"
-            ).fetchone()
+            measured = conn.execute("SELECT user_id FROM tasks GROUP BY user_id ORDER BY count(*) LIMIT 1").fetchone()
             assert measured is not None
             return uuid.UUID(str(measured[0]))
         conn.execute("TRUNCATE users CASCADE")
@@ -84,17 +80,31 @@ def seed(url: str, n: int, words: list[str]) -> uuid.UUID:
             )
         t0 = time.perf_counter()
         with conn.cursor().copy(
-            "COPY tasks (id, user_id, title, description, status, priority, tags, due_at, timezone)"
-            " FROM STDIN"
+            "COPY tasks (id, user_id, title, description, status, priority, tags, due_at, timezone) FROM STDIN"
         ) as copy:
             for u in users:
                 for i in range(n):
                     title = f"{rnd.choice(ACTIONS)} " + " ".join(rnd.choice(words) for _ in range(rnd.randint(2, 5)))
                     due = "\\N" if rnd.random() < 0.3 else (now + timedelta(hours=rnd.randint(-2000, 4000))).isoformat()
-                    tags = "{" + ",".join(rnd.sample(["work", "home", "errands", "health", "money", "study"], rnd.randint(0, 2))) + "}"
+                    tags = (
+                        "{"
+                        + ",".join(
+                            rnd.sample(["work", "home", "errands", "health", "money", "study"], rnd.randint(0, 2))
+                        )
+                        + "}"
+                    )
                     copy.write_row(
-                        (uuid.uuid4(), u, title, "", "done" if rnd.random() < 0.2 else "open", rnd.randint(0, 3),
-                         tags, None if due == "\\N" else due, "Europe/Berlin")
+                        (
+                            uuid.uuid4(),
+                            u,
+                            title,
+                            "",
+                            "done" if rnd.random() < 0.2 else "open",
+                            rnd.randint(0, 3),
+                            tags,
+                            None if due == "\\N" else due,
+                            "Europe/Berlin",
+                        )
                     )
                     del i
         conn.execute("VACUUM ANALYZE tasks")
@@ -120,10 +130,18 @@ def raw_insert_baseline(url: str, user: uuid.UUID, count: int) -> tuple[list[flo
 
 
 def start_server(url: str, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": url, "PORT": str(port), "DATA_DIR": str(data_dir),
-           "JWT_SECRET": "bench-" + "x" * 40, "LOG_LEVEL": "WARNING", "DB_POOL_MAX": "10"}
-    proc = subprocess.Popen([sys.executable, "-m", "agent_gateway"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "PORT": str(port),
+        "DATA_DIR": str(data_dir),
+        "JWT_SECRET": "bench-" + "x" * 40,
+        "LOG_LEVEL": "WARNING",
+        "DB_POOL_MAX": "10",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent_gateway"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -154,8 +172,10 @@ async def throughput(client: httpx.AsyncClient, seconds: float, concurrency: int
         nonlocal done
         i = 0
         while time.perf_counter() < stop:
-            r = await client.post("/api/v1/tasks", json={"title": f"load {w}-{i}", "priority": "medium",
-                                                          "tags": ["load"], "timezone": "Europe/Berlin"})
+            r = await client.post(
+                "/api/v1/tasks",
+                json={"title": f"load {w}-{i}", "priority": "medium", "tags": ["load"], "timezone": "Europe/Berlin"},
+            )
             assert r.status_code == 201, r.text
             done += 1
             i += 1
@@ -167,32 +187,99 @@ async def throughput(client: httpx.AsyncClient, seconds: float, concurrency: int
 
 async def run_http(base: str, token: str, words: list[str], samples: int, load_seconds: float) -> None:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits,
-                                 timeout=30) as c:
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=30
+    ) as c:
         rnd = random.Random(3)
         for _ in range(20):  # warm up pools and caches
             await c.get("/api/v1/tasks", params={"limit": 50})
-        create = await timed(samples, lambda i: c.post("/api/v1/tasks", json={
-            "title": f"bench create {i}", "priority": "high", "tags": ["bench", "work"], "timezone": "Europe/Berlin",
-            "due_at": "2027-01-15T09:00:00+01:00", "reminders": [{"offset_minutes": 30}]}))
-        listing = await timed(samples, lambda i: c.get("/api/v1/tasks", params={
-            "status": "open", "priority": "high,medium", "tag": ["work"], "sort": "due", "limit": 50}))
-        listing_prio = await timed(samples, lambda i: c.get("/api/v1/tasks", params={
-            "sort": "priority", "has_due": "true", "limit": 50}))
+        create = await timed(
+            samples,
+            lambda i: c.post(
+                "/api/v1/tasks",
+                json={
+                    "title": f"bench create {i}",
+                    "priority": "high",
+                    "tags": ["bench", "work"],
+                    "timezone": "Europe/Berlin",
+                    "due_at": "2027-01-15T09:00:00+01:00",
+                    "reminders": [{"offset_minutes": 30}],
+                },
+            ),
+        )
+        listing = await timed(
+            samples,
+            lambda i: c.get(
+                "/api/v1/tasks",
+                params={"status": "open", "priority": "high,medium", "tag": ["work"], "sort": "due", "limit": 50},
+            ),
+        )
+        listing_prio = await timed(
+            samples, lambda i: c.get("/api/v1/tasks", params={"sort": "priority", "has_due": "true", "limit": 50})
+        )
         search = await timed(samples, lambda i: c.get("/api/v1/tasks", params={"q": rnd.choice(words), "limit": 50}))
-        prefix = await timed(samples, lambda i: c.get("/api/v1/tasks", params={"q": rnd.choice(words)[:4], "limit": 50}))
-        typo = await timed(samples, lambda i: c.get("/api/v1/tasks", params={
-            "q": (lambda w: w[:2] + w[3] + w[2] + w[4:])(rnd.choice([w for w in words if len(w) >= 6])), "limit": 50}))
+        prefix = await timed(
+            samples, lambda i: c.get("/api/v1/tasks", params={"q": rnd.choice(words)[:4], "limit": 50})
+        )
+        typo = await timed(
+            samples,
+            lambda i: c.get(
+                "/api/v1/tasks",
+                params={
+                    "q": (lambda w: w[:2] + w[3] + w[2] + w[4:])(rnd.choice([w for w in words if len(w) >= 6])),
+                    "limit": 50,
+                },
+            ),
+        )
         ids = [t["id"] for t in (await c.get("/api/v1/tasks", params={"tag": "bench", "limit": 200})).json()["items"]]
         complete = await timed(min(samples, len(ids)), lambda i: c.post(f"/api/v1/tasks/{ids[i]}/complete"))
         print("HTTP (one uvicorn worker):")
-        for name, ms in (("create", create), ("list filtered+sorted (due)", listing),
-                         ("list sorted by priority", listing_prio), ("search (word)", search),
-                         ("search (prefix)", prefix), ("search (typo)", typo), ("complete", complete)):
+        for name, ms in (
+            ("create", create),
+            ("list filtered+sorted (due)", listing),
+            ("list sorted by priority", listing_prio),
+            ("search (word)", search),
+            ("search (prefix)", prefix),
+            ("search (typo)", typo),
+            ("complete", complete),
+        ):
             print(row(name, ms))
         for conc in (8, 32):
             n, rate = await throughput(c, load_seconds, conc)
-            print(f"  create throughput, {conc:>2} concurrent    {n:>6} in {load_seconds:.0f} s = {rate:8.0f} /s")
+            print(f"  create throughput, httpx {conc:>2} concurrent {n:>6} in {load_seconds:.0f} s = {rate:8.0f} /s")
+
+
+WRK_SCRIPT = """
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", "/api/v1/tasks", {["Content-Type"]="application/json",
+    ["Authorization"]="Bearer " .. os.getenv("BENCH_TOKEN")},
+    '{"title":"wrk ' .. counter .. '","priority":"medium","tags":["load"],"timezone":"Europe/Berlin"}')
+end
+"""
+
+
+def wrk_throughput(base: str, token: str, seconds: float, tmp: Path) -> None:
+    """Create throughput with wrk (C load generator), so the client does not eat the server's CPU."""
+    import shutil
+
+    if not shutil.which("wrk"):
+        print("  (install wrk for a load generator that does not compete for CPU: apt-get install wrk)")
+        return
+    script = tmp / "create.lua"
+    script.write_text(WRK_SCRIPT)
+    for conc in (8, 32):
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{conc}", f"-d{int(seconds)}s", "-s", str(script), base],
+            env={**os.environ, "BENCH_TOKEN": token},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        rate = next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec"))
+        errors = [line.strip() for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line]
+        print(f"  create throughput, wrk {conc:>2} connections  {float(rate):8.0f} /s  {' '.join(errors)}")
 
 
 async def run_service(url: str, user: uuid.UUID, seconds: float, concurrency: int) -> float:
@@ -237,7 +324,7 @@ def explain_search(url: str, user: uuid.UUID, word: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=10_000, help="tasks of the measured user (10×N rows in all)")
+    ap.add_argument("--n", type=int, default=10_000, help="tasks of the measured user (10xN rows in all)")
     ap.add_argument("--samples", type=int, default=300)
     ap.add_argument("--load-seconds", type=float, default=10)
     ap.add_argument("--port", type=int, default=8799)
@@ -261,8 +348,10 @@ def main() -> None:
         try:
             base = f"http://127.0.0.1:{args.port}"
             email = f"bench-{uuid.uuid4().hex[:8]}@bench.local"
-            r = httpx.post(f"{base}/api/v1/auth/register",
-                           json={"email": email, "password": "bench-password", "timezone": "Europe/Berlin"})
+            r = httpx.post(
+                f"{base}/api/v1/auth/register",
+                json={"email": email, "password": "bench-password", "timezone": "Europe/Berlin"},
+            )
             token = r.json()["access_token"]
             # measure as the seeded user: move the N tasks to the registered account
             with psycopg.connect(url, autocommit=True) as conn:
@@ -270,6 +359,7 @@ def main() -> None:
                 conn.execute("UPDATE tasks SET user_id = %s WHERE user_id = %s", (new_user, user))
                 conn.execute("ANALYZE tasks")
             asyncio.run(run_http(base, token, words, args.samples, args.load_seconds))
+            wrk_throughput(base, token, args.load_seconds, tmp)
         finally:
             proc.terminate()
             proc.wait(10)
