@@ -33,6 +33,7 @@ import base64
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 import signal
@@ -45,6 +46,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 from xml.sax.saxutils import escape as _xml_escape
 
 DEFAULT_KAFKA_VERSION = "4.1.1"
@@ -143,6 +145,22 @@ def _tail(path: Path, lines: int = 40) -> str:
     except OSError:
         return f"(no {path.name})"
     return "\n".join(data.splitlines()[-lines:])
+
+
+def _error_lines(path: Path, offset: int = 0, limit: int = 5) -> str:
+    """The first ERROR/FATAL lines of a broker log after ``offset`` (the cause, before the shutdown noise)."""
+    found: list[str] = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            fh.seek(offset)
+            for line in fh:
+                if line.startswith("[") and (" ERROR " in line or " FATAL " in line):
+                    found.append(line.rstrip()[:1000])
+                    if len(found) >= limit:
+                        break
+    except OSError:
+        pass
+    return "\n".join(found)
 
 
 @contextlib.contextmanager
@@ -377,6 +395,7 @@ class KafkaBroker:
         self.controller_port: int | None = controller_port or state.get("controller_port")
         self.cluster_id: str | None = state.get("cluster_id")
         self._proc: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0  # size of server.log when this run started (the log is appended to)
         self.last_start_seconds: float | None = None
 
     # ---- paths
@@ -431,7 +450,7 @@ class KafkaBroker:
         return b"kafka.Kafka" in cmdline and str(self.properties_file).encode() in cmdline
 
     # ---- state
-    def _read_state(self) -> dict[str, object]:
+    def _read_state(self) -> dict[str, Any]:
         try:
             data = json.loads((self.data_dir / STATE_FILE).read_text())
             return data if isinstance(data, dict) else {}
@@ -552,8 +571,13 @@ class KafkaBroker:
         self._format_storage()
         self._write_state()
         cmd = self._java_cmd("kafka.Kafka", str(self.properties_file), heap=self.heap)
-        if port_open(self.host, self.port or 0):
-            raise KafkaBrokerError(f"port {self.port} is already in use by another process")
+        for port in (self.port, self.controller_port):
+            if port_open(self.host, port or 0):
+                raise KafkaBrokerError(f"port {port} ({self.data_dir}) is already in use by another process")
+        try:
+            self._log_offset = self.log_file.stat().st_size
+        except OSError:
+            self._log_offset = 0
         with open(self.stdout_file, "ab") as out:
             self._proc = subprocess.Popen(
                 cmd,
@@ -589,7 +613,10 @@ class KafkaBroker:
             time.sleep(2.0)
             self._check_alive()
             return
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0, "logger": _NullLogger()})
+        quiet = logging.getLogger("todo_cloud.kafka_broker.probe")  # librdkafka noise while starting up
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers}, logger=quiet)
         last: Exception | None = None
         while time.monotonic() < deadline:
             self._check_alive()
@@ -607,9 +634,11 @@ class KafkaBroker:
             self._fail(f"broker process exited with code {self._proc.returncode}")
 
     def _fail(self, why: str) -> None:
+        errors = _error_lines(self.log_file, self._log_offset)
         raise KafkaBrokerError(
             f"Kafka {self.version} in {self.data_dir}: {why}\n"
-            f"--- tail of {self.log_file}\n{_tail(self.log_file)}\n"
+            + (f"--- first errors in {self.log_file}\n{errors}\n" if errors else "")
+            + f"--- tail of {self.log_file}\n{_tail(self.log_file)}\n"
             f"--- tail of {self.stdout_file}\n{_tail(self.stdout_file, 20)}"
         )
 
@@ -686,13 +715,6 @@ class KafkaBroker:
     def __repr__(self) -> str:
         where = f"{self.host}:{self.port}" if self.port else "unstarted"
         return f"KafkaBroker({where}, version={self.version}, data_dir={self.data_dir})"
-
-
-class _NullLogger:
-    """Swallows librdkafka log lines while the broker is still coming up."""
-
-    def log(self, *args: object, **kwargs: object) -> None:
-        pass
 
 
 def _heap_bytes(spec: str) -> int:
