@@ -102,7 +102,8 @@ def test_query_parsing_and_bounds() -> None:
 
 def test_cursor_belongs_to_its_sort() -> None:
     token = encode_cursor(Sort(SortKey.DUE), ("2026-01-01 00:00:00+00", "abc"))
-    assert decode_cursor(token, Sort(SortKey.DUE)) == ("2026-01-01 00:00:00+00", "abc")
+    assert decode_cursor(token, Sort(SortKey.DUE)) == (("2026-01-01 00:00:00+00", "abc"), False)
+    assert decode_cursor(encode_cursor(Sort(SortKey.DUE), ("x",), fuzzy=True), Sort(SortKey.DUE))[1] is True
     with pytest.raises(ValidationError):
         decode_cursor(token, Sort(SortKey.TITLE))
 
@@ -111,7 +112,7 @@ def test_cursor_belongs_to_its_sort() -> None:
 @given(st.lists(st.one_of(st.text(max_size=30), st.integers(), st.none()), max_size=4))
 def test_cursor_round_trips(values: list[object]) -> None:
     sort = Sort(SortKey.PRIORITY, descending=True)
-    assert decode_cursor(encode_cursor(sort, tuple(values)), sort) == tuple(values)
+    assert decode_cursor(encode_cursor(sort, tuple(values)), sort) == (tuple(values), False)
 
 
 @settings(max_examples=100, deadline=None)

@@ -67,6 +67,8 @@ class TaskQuery:
     sort: Sort = Sort(SortKey.DUE)
     limit: int = DEFAULT_LIMIT
     cursor: tuple[Any, ...] | None = None
+    # keyword search matches words and prefixes; only when that finds nothing does it allow typos
+    fuzzy: bool = False
 
 
 def _bad(field_name: str, message: str) -> ValidationError:
@@ -108,6 +110,7 @@ def build_query(
     if not 1 <= limit <= MAX_LIMIT:
         raise _bad("limit", f"must be between 1 and {MAX_LIMIT}")
     srt = Sort.parse(sort, has_query=bool(query_text))
+    keys, fuzzy = decode_cursor(cursor, srt) if cursor else (None, False)
     return TaskQuery(
         status=status,  # type: ignore[arg-type]
         q=query_text or None,
@@ -121,23 +124,24 @@ def build_query(
         recurring=recurring,
         sort=srt,
         limit=limit,
-        cursor=decode_cursor(cursor, srt) if cursor else None,
+        cursor=keys,
+        fuzzy=fuzzy,
     )
 
 
-def encode_cursor(sort: Sort, values: tuple[Any, ...]) -> str:
-    """An opaque token holding the sort it belongs to and the last row's key values."""
-    raw = json.dumps({"s": sort.token(), "k": [_enc(v) for v in values]}, separators=(",", ":"))
+def encode_cursor(sort: Sort, values: tuple[Any, ...], *, fuzzy: bool = False) -> str:
+    """An opaque token holding the sort it belongs to, the last row's key values and the search mode."""
+    raw = json.dumps({"s": sort.token(), "k": [_enc(v) for v in values], "f": fuzzy}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(token: str, sort: Sort) -> tuple[Any, ...]:
+def decode_cursor(token: str, sort: Sort) -> tuple[tuple[Any, ...], bool]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = json.loads(raw)
         if data["s"] != sort.token():
             raise _bad("cursor", "belongs to another sort order; start again without a cursor")
-        return tuple(_dec(v) for v in data["k"])
+        return tuple(_dec(v) for v in data["k"]), bool(data.get("f", False))
     except ValidationError:
         raise
     except Exception:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -317,7 +317,7 @@ def list_statement(user_id: UUID, query: TaskQuery, *, now: datetime) -> tuple[S
             # each word must match: as a word or word prefix anywhere, or (typo-tolerant) in the title
             params[f"w{i}"] = f"'{w}':*"
             cond = S.SQL("t.search @@ to_tsquery('simple', {})").format(S.Placeholder(f"w{i}"))
-            if len(w) >= TYPO_MIN_LENGTH:
+            if query.fuzzy and len(w) >= TYPO_MIN_LENGTH:
                 params[f"r{i}"] = w
                 cond = S.SQL("({} OR {} <%% t.title)").format(cond, S.Placeholder(f"r{i}"))
             where.append(cond)
@@ -348,17 +348,25 @@ def list_statement(user_id: UUID, query: TaskQuery, *, now: datetime) -> tuple[S
 
 
 async def list_tasks(conn: Conn, user_id: UUID, query: TaskQuery, *, now: datetime) -> Page:
-    stmt, params, n_keys = list_statement(user_id, query, now=now)
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(stmt, params)
-        rows = await cur.fetchall()
+    rows, n_keys = await _fetch(conn, user_id, query, now)
+    if not rows and query.q and not query.fuzzy and query.cursor is None:
+        # nothing matches as typed: try again allowing typos (trigram similarity on the title)
+        query = replace(query, fuzzy=True)
+        rows, n_keys = await _fetch(conn, user_id, query, now)
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     next_cursor = None
     if more and rows:
         last = rows[-1]
-        next_cursor = encode_cursor(query.sort, tuple(last[f"sk{i}"] for i in range(n_keys)))
+        next_cursor = encode_cursor(query.sort, tuple(last[f"sk{i}"] for i in range(n_keys)), fuzzy=query.fuzzy)
     return Page(items=[row_to_task(r) for r in rows], next_cursor=next_cursor)
+
+
+async def _fetch(conn: Conn, user_id: UUID, query: TaskQuery, now: datetime) -> tuple[list[dict[str, Any]], int]:
+    stmt, params, n_keys = list_statement(user_id, query, now=now)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(stmt, params)
+        return await cur.fetchall(), n_keys
 
 
 async def list_tags(conn: Conn, user_id: UUID) -> list[dict[str, Any]]:
