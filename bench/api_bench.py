@@ -129,8 +129,9 @@ def raw_insert_baseline(url: str, user: uuid.UUID, count: int) -> tuple[list[flo
     return lat, count / elapsed
 
 
-def start_server(url: str, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, data_dir: Path, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {
+        "WORKERS": str(workers),
         **os.environ,
         "DATABASE_URL": url,
         "PORT": str(port),
@@ -360,6 +361,13 @@ def main() -> None:
                 conn.execute("ANALYZE tasks")
             asyncio.run(run_http(base, token, words, args.samples, args.load_seconds))
             wrk_throughput(base, token, args.load_seconds, tmp)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        proc = start_server(url, args.port, tmp / "srv", workers=2)
+        try:
+            print("HTTP (WORKERS=2):")
+            wrk_throughput(f"http://127.0.0.1:{args.port}", token, args.load_seconds, tmp)
         finally:
             proc.terminate()
             proc.wait(10)

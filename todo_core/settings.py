@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     jwks_audience: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
+    # -- HTTP worker processes of the run command (each has its own connection pool).
+    workers: int = Field(default=1, ge=1, le=16)
     log_level: str = "INFO"
 
     @model_validator(mode="after")
