@@ -181,87 +181,82 @@ class TaskService:
             return after
 
     async def complete(self, actor: Actor, task_id: UUID, *, expected_version: int | None = None) -> Task:
-        async with self._pool.connection() as conn, conn.transaction():
-            current = await self._locked(conn, actor, task_id, expected_version)
-            if current.status is Status.DONE:
-                return current  # completing twice is a no-op, not an error
-            now = self.now()
-            await repo.update_task(
-                conn,
-                current,
-                current.fields,
-                status=Status.DONE,
-                completed_at=now,
-                series_id=current.series_id,
-                now=now,
-            )
-            await repo.set_pending_reminders_status(conn, current.id, to="cancelled", now=now)
-            after = await self._reload(conn, actor, task_id)
-            await self._emit(conn, actor, ev.TASK_COMPLETED, "task.completed", before=current, after=after, now=now)
-            f = current.fields
-            if f.recurrence is not None and f.due_at is not None and current.series_id is not None:
-                nxt = next_occurrence(
-                    f.recurrence,
-                    due_at=f.due_at,
-                    timezone=f.timezone,
-                    occurrence=current.occurrence,
-                    completed_at=now,
-                    all_day=f.all_day,
-                )
-                if nxt is not None:
-                    data = {
-                        "task_id": str(current.id),
-                        "series_id": str(current.series_id),
-                        "occurrence": current.occurrence,
-                        "next_occurrence": current.occurrence + 1,
-                        "next_due_at": nxt.isoformat(),
-                        "completed_at": now.isoformat(),
-                        "task": after.to_public(),
-                    }
-                    await outbox.append(
-                        conn,
-                        [
-                            ev.make_event(
-                                topic=ev.RECURRENCE_DUE,
-                                type_=ev.RECURRENCE_DUE_TYPE,
-                                key=str(current.id),
-                                subject=f"task/{current.id}",
-                                user_id=actor.user_id,
-                                data=data,
-                                now=now,
-                            )
-                        ],
-                    )
-            return after
+        """Done; pending reminders are cancelled; a recurring task asks for its next occurrence."""
+        return await self._set_status(actor, task_id, Status.DONE, expected_version)
 
     async def reopen(self, actor: Actor, task_id: UUID, *, expected_version: int | None = None) -> Task:
+        """Open again; cancelled reminders that are still ahead become pending."""
+        return await self._set_status(actor, task_id, Status.OPEN, expected_version)
+
+    async def _set_status(self, actor: Actor, task_id: UUID, to: Status, expected_version: int | None) -> Task:
         async with self._pool.connection() as conn, conn.transaction():
             current = await self._locked(conn, actor, task_id, expected_version)
-            if current.status is Status.OPEN:
-                return current
+            if current.status is to:
+                return current  # completing twice (or reopening an open task) is a no-op, not an error
             now = self.now()
+            done = to is Status.DONE
             await repo.update_task(
                 conn,
                 current,
                 current.fields,
-                status=Status.OPEN,
-                completed_at=None,
+                status=to,
+                completed_at=now if done else None,
                 series_id=current.series_id,
                 now=now,
             )
-            await repo.set_pending_reminders_status(conn, current.id, to="pending", now=now)
+            await repo.set_pending_reminders_status(conn, current.id, to="cancelled" if done else "pending", now=now)
             after = await self._reload(conn, actor, task_id)
-            await self._emit(
-                conn,
-                actor,
-                ev.TASK_REOPENED,
-                "task.reopened",
-                before=current,
-                after=after,
-                now=now,
-                extra={"changed": ["status"]},
-            )
+            if done:
+                await self._emit(conn, actor, ev.TASK_COMPLETED, "task.completed", before=current, after=after, now=now)
+                await self._request_next_occurrence(conn, actor, current, after, now)
+            else:
+                await self._emit(
+                    conn,
+                    actor,
+                    ev.TASK_REOPENED,
+                    "task.reopened",
+                    before=current,
+                    after=after,
+                    now=now,
+                    extra={"changed": ["status"]},
+                )
             return after
+
+    async def _request_next_occurrence(
+        self, conn: Conn, actor: Actor, current: Task, after: Task, now: datetime
+    ) -> None:
+        f = current.fields
+        if f.recurrence is None or f.due_at is None or current.series_id is None:
+            return
+        nxt = next_occurrence(
+            f.recurrence,
+            due_at=f.due_at,
+            timezone=f.timezone,
+            occurrence=current.occurrence,
+            completed_at=now,
+            all_day=f.all_day,
+        )
+        if nxt is None:
+            return  # the series is over (COUNT reached, UNTIL passed)
+        data = {
+            "task_id": str(current.id),
+            "series_id": str(current.series_id),
+            "occurrence": current.occurrence,
+            "next_occurrence": current.occurrence + 1,
+            "next_due_at": nxt.isoformat(),
+            "completed_at": now.isoformat(),
+            "task": after.to_public(),
+        }
+        event = ev.make_event(
+            topic=ev.RECURRENCE_DUE,
+            type_=ev.RECURRENCE_DUE_TYPE,
+            key=str(current.id),
+            subject=f"task/{current.id}",
+            user_id=actor.user_id,
+            data=data,
+            now=now,
+        )
+        await outbox.append(conn, [event])
 
     async def delete(self, actor: Actor, task_id: UUID, *, expected_version: int | None = None) -> Task:
         async with self._pool.connection() as conn, conn.transaction():

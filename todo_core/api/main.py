@@ -41,8 +41,10 @@ def add_health(app: FastAPI) -> None:
         return JSONResponse({"ready": True})
 
 
-def create_api(settings: Settings | None = None) -> FastAPI:
-    """The task API alone, with its own lifespan (pool, services)."""
+def create_api(
+    settings: Settings | None = None, *, include_task_api: bool = True, title: str = "Todo Cloud task API"
+) -> FastAPI:
+    """An app with the runtime in its lifespan (pool, services), health probes and, by default, the task API."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -51,8 +53,9 @@ def create_api(settings: Settings | None = None) -> FastAPI:
             app.state.runtime = runtime
             yield
 
-    app = FastAPI(title="Todo Cloud task API", version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
     errors.install(app)
-    app.include_router(api_router())
+    if include_task_api:
+        app.include_router(api_router())
     add_health(app)
     return app
