@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -12,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import uvicorn
 
 from agent_gateway.main import create_app
+from todo_core.domain.events import AUDIT_APPEND
 from todo_core.settings import Environment, Settings
+from todo_core.store import audit as audit_store
 
 
 def free_port() -> int:
@@ -102,3 +106,19 @@ def bob(api_url: str) -> Iterator[UserClient]:
     c = register(api_url, "America/New_York")
     yield c
     c.http.close()
+
+
+def fill_audit(pg_url: str, user_id: str) -> None:
+    """Do what the audit_append consumer does: append the user's audit events from the outbox."""
+
+    async def run() -> None:
+        async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+            cur = await conn.execute(
+                "SELECT payload FROM outbox WHERE topic = %(t)s AND payload->>'userid' = %(u)s ORDER BY id",
+                {"t": AUDIT_APPEND, "u": user_id},
+            )
+            for (payload,) in await cur.fetchall():
+                async with conn.transaction():
+                    await audit_store.append_event(conn, payload)
+
+    asyncio.run(run())

@@ -6,19 +6,15 @@ America/New_York), so lists and tags only ever hold what the test itself created
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
-from tests.fix_api import UserClient, register
-from todo_core.domain.events import AUDIT_APPEND
-from todo_core.store import audit as audit_store
+from tests.fix_api import UserClient, fill_audit, register
 
 pytestmark = pytest.mark.e2e
 
@@ -100,22 +96,6 @@ def walk(client: UserClient, **params: Any) -> list[str]:
         if cursor is None:
             return ids
     raise AssertionError("pagination never ended")
-
-
-def fill_audit(pg_url: str, user_id: str) -> None:
-    """Do what the audit_append consumer does: append the user's audit events from the outbox."""
-
-    async def run() -> None:
-        async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
-            cur = await conn.execute(
-                "SELECT payload FROM outbox WHERE topic = %(t)s AND payload->>'userid' = %(u)s ORDER BY id",
-                {"t": AUDIT_APPEND, "u": user_id},
-            )
-            for (payload,) in await cur.fetchall():
-                async with conn.transaction():
-                    await audit_store.append_event(conn, payload)
-
-    asyncio.run(run())
 
 
 # -- health, OpenAPI, error shape --------------------------------------------------------------

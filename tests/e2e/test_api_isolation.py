@@ -3,7 +3,6 @@ every authenticated route refuses a missing, garbage, expired or foreign token w
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,12 +11,9 @@ from typing import Any
 
 import httpx
 import jwt
-import psycopg
 import pytest
 
-from tests.fix_api import UserClient, make_settings, register
-from todo_core.domain.events import AUDIT_APPEND
-from todo_core.store import audit as audit_store
+from tests.fix_api import UserClient, fill_audit, make_settings, register
 
 pytestmark = pytest.mark.e2e
 
@@ -36,22 +32,6 @@ def assert_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     assert isinstance(body["error"]["details"], list)
     return dict(body["error"])
-
-
-def fill_audit(pg_url: str, user_id: str) -> None:
-    """Do what the audit_append consumer does: append the user's audit events from the outbox."""
-
-    async def run() -> None:
-        async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
-            cur = await conn.execute(
-                "SELECT payload FROM outbox WHERE topic = %(t)s AND payload->>'userid' = %(u)s ORDER BY id",
-                {"t": AUDIT_APPEND, "u": user_id},
-            )
-            for (payload,) in await cur.fetchall():
-                async with conn.transaction():
-                    await audit_store.append_event(conn, payload)
-
-    asyncio.run(run())
 
 
 @pytest.fixture(scope="module")
