@@ -40,6 +40,27 @@ class Settings(BaseSettings):
     # -- Optional external identity provider (RS256 via JWKS).
     jwks_url: str = ""
     jwks_audience: str = ""
+    # -- Event bus: empty means embedded (the outbox table is the log); set it to use Kafka.
+    kafka_bootstrap_servers: str = ""
+    kafka_partitions: int = Field(default=6, ge=1, le=1000)
+    kafka_replication_factor: int = Field(default=1, ge=1, le=5)
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = ""
+    kafka_username: str = ""
+    kafka_password: SecretStr | None = None
+    # -- Cluster mode: publish through Dapr pub/sub and schedule reminders with the Dapr Jobs API.
+    dapr_enabled: bool = False
+    dapr_http_endpoint: str = "http://127.0.0.1:3500"
+    dapr_pubsub_name: str = "kafka-pubsub"
+    dapr_gateway_app_id: str = "agent-gateway"
+    # -- Background workers of the gateway: outbox relay, reminder scheduler, local functions host.
+    relay_enabled: bool = True
+    scheduler_enabled: bool = True
+    functions_host_enabled: bool = True
+    # -- Web Push (VAPID). Generated into data_dir in development when unset.
+    vapid_public_key: str = ""
+    vapid_private_key: SecretStr | None = None
+    vapid_subject: str = "mailto:admin@todo-cloud.local"
     host: str = "127.0.0.1"
     port: int = 8000
     # -- HTTP worker processes of the run command (each has its own connection pool).

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from todo_core.api import errors
 from todo_core.api.routes import auth, tasks
-from todo_core.api.runtime import open_runtime
+from todo_core.api.runtime import Runtime, open_runtime
 from todo_core.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
+
+# Something that runs beside the API for the app's lifetime (realtime hub, relay, scheduler, ...):
+# entered in order after the runtime is open, left in reverse order before it closes.
+Component = Callable[[FastAPI, Runtime], AbstractAsyncContextManager[object]]
 
 
 def api_router() -> APIRouter:
@@ -42,15 +46,24 @@ def add_health(app: FastAPI) -> None:
 
 
 def create_api(
-    settings: Settings | None = None, *, include_task_api: bool = True, title: str = "Todo Cloud task API"
+    settings: Settings | None = None,
+    *,
+    include_task_api: bool = True,
+    title: str = "Todo Cloud task API",
+    components: Sequence[Component] = (),
 ) -> FastAPI:
     """An app with the runtime in its lifespan (pool, services), health probes and, by default, the task API."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings, run_migrations=settings.migrate_on_start) as runtime:
+        async with (
+            open_runtime(settings, run_migrations=settings.migrate_on_start) as runtime,
+            AsyncExitStack() as stack,
+        ):
             app.state.runtime = runtime
+            for component in components:
+                await stack.enter_async_context(component(app, runtime))
             yield
 
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
