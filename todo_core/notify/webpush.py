@@ -256,4 +256,5 @@ async def send_push(
     gone = status in (404, 410)
     body = response.text.strip().replace("\n", " ")[:200]
     logger.info("web push to %s rejected: %d%s", origin, status, " (subscription gone)" if gone else "")
-    return PushOutcome(status=status, ok=False, gone=gone, error=f"{status} {response.reason}: {body}".rstrip(": "))
+    error = f"{status} {response.reason}" + (f": {body}" if body else "")
+    return PushOutcome(status=status, ok=False, gone=gone, error=error)
