@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from todo_core.api.main import Component, create_api
+from agent_gateway import realtime
+from todo_core.api.main import API_PREFIX, Component, create_api
 from todo_core.settings import Settings, get_settings
 
 
 def gateway_components(settings: Settings) -> list[Component]:
-    components: list[Component] = []
+    from agent_gateway.pipeline import pipeline_component
+
+    components: list[Component] = [pipeline_component]
+    components.append(realtime.realtime_component)
     return components
 
 
@@ -23,4 +27,5 @@ def create_app(settings: Settings | None = None, *, serve_task_api: bool = True)
     app = create_api(
         settings, include_task_api=serve_task_api, title="Todo Cloud", components=gateway_components(settings)
     )
+    app.include_router(realtime.router, prefix=API_PREFIX)
     return app

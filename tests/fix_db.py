@@ -51,3 +51,19 @@ async def pool(pg_url: str) -> AsyncIterator[object]:
     await p.open(wait=True)
     yield p
     await p.close()
+
+
+def create_database(pg_server_url: str) -> str:
+    """A new, migrated database on the test server; returns its URL."""
+    name = f"todo_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    url = psycopg.conninfo.make_conninfo(pg_server_url, dbname=name)
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+def fresh_pg_url(pg_server_url: str) -> str:
+    """A database of its own for one test (event pipeline tests run their own consumers on it)."""
+    return create_database(pg_server_url)

@@ -39,6 +39,7 @@ class Actor:
     user_id: UUID
     channel: str = "api"
     name: str = ""
+    traceparent: str | None = None  # set when the command continues a trace (an event function)
 
     @property
     def label(self) -> str:
@@ -207,8 +208,10 @@ class TaskService:
             await repo.set_pending_reminders_status(conn, current.id, to="cancelled" if done else "pending", now=now)
             after = await self._reload(conn, actor, task_id)
             if done:
-                await self._emit(conn, actor, ev.TASK_COMPLETED, "task.completed", before=current, after=after, now=now)
-                await self._request_next_occurrence(conn, actor, current, after, now)
+                trace = await self._emit(
+                    conn, actor, ev.TASK_COMPLETED, "task.completed", before=current, after=after, now=now
+                )
+                await self._request_next_occurrence(conn, actor, current, after, now, trace)
             else:
                 await self._emit(
                     conn,
@@ -223,7 +226,7 @@ class TaskService:
             return after
 
     async def _request_next_occurrence(
-        self, conn: Conn, actor: Actor, current: Task, after: Task, now: datetime
+        self, conn: Conn, actor: Actor, current: Task, after: Task, now: datetime, traceparent: str
     ) -> None:
         f = current.fields
         if f.recurrence is None or f.due_at is None or current.series_id is None:
@@ -255,6 +258,7 @@ class TaskService:
             user_id=actor.user_id,
             data=data,
             now=now,
+            traceparent=ev.child_traceparent(traceparent),
         )
         await outbox.append(conn, [event])
 
@@ -318,8 +322,8 @@ class TaskService:
         after: Task | None,
         now: datetime,
         extra: dict[str, Any] | None = None,
-    ) -> None:
-        """The task event for task-events and the audit event for audit-append, one traceparent."""
+    ) -> str:
+        """The task event for task-events and the audit event for audit-append, one traceparent (returned)."""
         subject_task = after or before
         assert subject_task is not None
         tid = str(subject_task.id)
@@ -333,6 +337,7 @@ class TaskService:
             user_id=actor.user_id,
             data={"action": action, "task": after_json or before_json, **(extra or {})},
             now=now,
+            traceparent=ev.child_traceparent(actor.traceparent) if actor.traceparent else None,
         )
         audit_event = ev.make_event(
             topic=ev.AUDIT_APPEND,
@@ -352,6 +357,7 @@ class TaskService:
             },
         )
         await outbox.append(conn, [task_event, audit_event])
+        return task_event.traceparent
 
 
 def _changed_fields(before: Task, after: Task) -> list[str]:

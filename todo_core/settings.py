@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     jwks_audience: str = ""
     # -- Event bus: empty means embedded (the outbox table is the log); set it to use Kafka.
     kafka_bootstrap_servers: str = ""
+    kafka_topic_prefix: str = ""  # isolates topics and consumer groups (tests); empty in the cluster
     kafka_partitions: int = Field(default=6, ge=1, le=1000)
     kafka_replication_factor: int = Field(default=1, ge=1, le=5)
     kafka_security_protocol: str = "PLAINTEXT"

@@ -34,11 +34,29 @@ def resolve_database_url(settings: Settings) -> str:
     return start_embedded(settings.data_dir)
 
 
+def _ensure_vapid_keys(settings: Settings) -> None:
+    """Web Push keys: from settings, or (outside production) generated once into data_dir."""
+    from pydantic import SecretStr
+
+    from todo_core.notify.webpush import load_or_create_vapid_keys
+    from todo_core.settings import Environment
+
+    if settings.vapid_public_key and settings.vapid_private_key is not None:
+        return
+    if settings.environment is Environment.PRODUCTION:
+        log.warning("VAPID keys not configured: Web Push is off")
+        return
+    keys = load_or_create_vapid_keys(settings.data_dir)
+    settings.vapid_public_key = keys.public_key
+    settings.vapid_private_key = SecretStr(keys.private_key)
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings, *, run_migrations: bool = True) -> AsyncIterator[Runtime]:
     import asyncio
 
     url = await asyncio.to_thread(resolve_database_url, settings)
+    _ensure_vapid_keys(settings)
     if run_migrations:
         await asyncio.to_thread(migrate, url)
     pool = make_pool(url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)

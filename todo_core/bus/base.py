@@ -16,12 +16,15 @@ class OutboxRecord:
     topic: str
     key: str
     payload: dict[str, Any]
+    raw: bytes | None = None  # the envelope as stored, when the reader has it (saves a re-encode)
 
     @property
     def event_id(self) -> str:
         return str(self.payload["id"])
 
     def value(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
         return json.dumps(self.payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 

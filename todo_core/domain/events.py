@@ -67,6 +67,14 @@ def new_traceparent() -> str:
     return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
+def child_traceparent(parent: str | None) -> str:
+    """A new span in the parent's trace (W3C trace context), or a fresh trace without a valid parent."""
+    parts = (parent or "").split("-")
+    if len(parts) == 4 and len(parts[1]) == 32 and parts[1] != "0" * 32:
+        return f"00-{parts[1]}-{secrets.token_hex(8)}-{parts[3]}"
+    return new_traceparent()
+
+
 def make_event(
     *,
     topic: str,

@@ -1,0 +1,129 @@
+"""The gateway's event machinery for the app's lifetime: topics, outbox relay, reminder timer and
+the local functions host, chosen by settings (embedded, kafka or cluster mode; ARCHITECTURE §1).
+
+- embedded (no KAFKA_BOOTSTRAP_SERVERS, no Dapr): the outbox is the log; the functions host reads it.
+- kafka: topics created when missing, the relay produces to Kafka, the functions host consumes.
+- cluster (DAPR_ENABLED): the relay publishes through Dapr pub/sub; the event functions run as
+  their own KEDA-scaled deployments, so no local host; reminders are Dapr jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from fastapi import FastAPI
+
+from todo_core.api.runtime import Runtime
+from todo_core.bus.base import Publisher
+from todo_core.bus.relay import OutboxRelay
+from todo_core.consumers import ConsumerContext
+from todo_core.scheduling.local import LocalScheduler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pipeline:
+    mode: str
+    relay: OutboxRelay | None = None
+    scheduler: LocalScheduler | None = None
+    host: Any = None  # agent_gateway.functions_host.FunctionsHost
+    context: ConsumerContext | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def mode_of(runtime: Runtime) -> str:
+    s = runtime.settings
+    if s.dapr_enabled:
+        return "cluster"
+    return "kafka" if s.kafka_bootstrap_servers else "embedded"
+
+
+@contextlib.asynccontextmanager
+async def pipeline_component(app: FastAPI, runtime: Runtime) -> AsyncIterator[Pipeline]:
+    settings = runtime.settings
+    conninfo = runtime.pool.conninfo
+    mode = mode_of(runtime)
+    pipe = Pipeline(mode=mode)
+    stop = asyncio.Event()
+    publisher: Publisher | None = None
+
+    if mode == "kafka":
+        from todo_core.bus.kafka import all_topics, client_config, ensure_topics
+
+        await asyncio.to_thread(
+            ensure_topics,
+            client_config(settings),
+            all_topics(settings.kafka_topic_prefix),
+            partitions=settings.kafka_partitions,
+            replication_factor=settings.kafka_replication_factor,
+        )
+    if settings.relay_enabled and mode != "embedded":
+        if mode == "cluster":
+            from todo_core.bus.dapr import DaprPublisher
+
+            publisher = DaprPublisher(settings.dapr_http_endpoint, settings.dapr_pubsub_name)
+        else:
+            from todo_core.bus.kafka import KafkaPublisher, client_config
+
+            publisher = KafkaPublisher(client_config(settings), topic_prefix=settings.kafka_topic_prefix)
+        pipe.relay = OutboxRelay(conninfo, publisher)
+        pipe.tasks.append(asyncio.create_task(pipe.relay.run(stop), name="outbox-relay"))
+
+    if settings.scheduler_enabled and mode != "cluster":
+        pipe.scheduler = LocalScheduler(runtime.pool)
+        pipe.tasks.append(asyncio.create_task(pipe.scheduler.run(stop), name="reminder-timer"))
+
+    if settings.functions_host_enabled and mode != "cluster":
+        from agent_gateway.functions_host import FunctionsHost, host_kafka_settings, load_app_specs, make_source_factory
+        from functions._events import install_context
+        from todo_core.notify.webpush import VapidKeys
+
+        scheduler = pipe.scheduler
+
+        async def reminders_changed(_user: UUID, _task: UUID) -> None:
+            if scheduler is not None:
+                scheduler.wake()
+
+        vapid = None
+        if settings.vapid_public_key and settings.vapid_private_key is not None:
+            vapid = VapidKeys(settings.vapid_public_key, settings.vapid_private_key.get_secret_value())
+        pipe.context = ConsumerContext(
+            pool=runtime.pool,
+            settings=settings,
+            tasks=runtime.tasks,
+            reminders_changed=reminders_changed,
+            vapid=vapid,
+        )
+        install_context(pipe.context)
+        pipe.host = FunctionsHost(
+            load_app_specs(),
+            make_source_factory(settings, conninfo),
+            max_batch_size=int(host_kafka_settings().get("maxBatchSize", 64)),
+        )
+        pipe.tasks.append(asyncio.create_task(pipe.host.run(stop), name="functions-host"))
+
+    app.state.pipeline = pipe
+    log.info("event pipeline started", extra={"mode": mode, "workers": [t.get_name() for t in pipe.tasks]})
+    try:
+        yield pipe
+    finally:
+        stop.set()
+        done, pending = await asyncio.wait(pipe.tasks, timeout=15) if pipe.tasks else (set(), set())
+        for t in pending:
+            t.cancel()
+        for t in done:
+            if not t.cancelled() and t.exception() is not None:
+                log.error("pipeline worker failed", exc_info=t.exception())
+        if publisher is not None:
+            await publisher.close()
+        if pipe.context is not None:
+            from functions._events import install_context
+
+            install_context(None)

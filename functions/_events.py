@@ -1,0 +1,176 @@
+"""What the four Kafka-triggered functions share: trigger arguments, the consumer context, and the
+batch loop with the Kafka extension's semantics made explicit (per event, in order; dead-letter
+yourself on the last retry, because the extension would otherwise commit past a failing batch).
+
+Trigger bindings name app settings (``KafkaBrokers``, ``KafkaUsername``, ``KafkaPassword``); the
+protocol and SASL mechanism are enums in the binding, read from the environment when the worker
+indexes the functions (``KafkaProtocol``, ``KafkaAuthMode``; unset means plaintext).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from typing import Any
+
+import azure.functions as func
+
+from todo_core.consumers import HANDLERS, ConsumerContext, PoisonEvent
+from todo_core.domain import events as ev
+from todo_core.store import outbox
+
+log = logging.getLogger("functions")
+
+MAX_RETRIES = 5  # retries after the first attempt; host.json's Kafka MaxRetries matches
+MIN_INTERVAL = "00:00:01"
+MAX_INTERVAL = "00:00:30"
+LAG_THRESHOLD = 100  # KEDA lagThreshold: messages behind per replica before scaling out
+
+_context: ConsumerContext | None = None
+_context_lock = asyncio.Lock()
+
+
+def trigger_args(function_name: str, topic: str) -> dict[str, Any]:
+    """Kafka trigger arguments: consumer group = function name, batches (cardinality MANY)."""
+    return {
+        "arg_name": "events",
+        "topic": topic,
+        "broker_list": "KafkaBrokers",
+        "consumer_group": function_name,
+        "cardinality": func.Cardinality.MANY,
+        "data_type": func.DataType.STRING,
+        "username": "KafkaUsername",
+        "password": "KafkaPassword",
+        "protocol": os.environ.get("KafkaProtocol", "NotSet"),
+        "authentication_mode": os.environ.get("KafkaAuthMode", "NotSet"),
+        "lag_threshold": LAG_THRESHOLD,
+    }
+
+
+def retry_args() -> dict[str, Any]:
+    return {
+        "strategy": "exponential_backoff",
+        "max_retry_count": str(MAX_RETRIES),
+        "minimum_interval": MIN_INTERVAL,
+        "maximum_interval": MAX_INTERVAL,
+    }
+
+
+def install_context(ctx: ConsumerContext | None) -> None:
+    """The local functions host shares its process's context (pool, services, timer)."""
+    global _context
+    _context = ctx
+
+
+async def consumer_context() -> ConsumerContext:
+    """In Azure: built once per worker from settings, pool opened on first use."""
+    global _context
+    async with _context_lock:
+        if _context is None:
+            _context = await _build_context()
+        return _context
+
+
+async def _build_context() -> ConsumerContext:  # pragma: no cover - exercised in the cluster
+    from todo_core.api.runtime import resolve_database_url
+    from todo_core.service import TaskService
+    from todo_core.settings import get_settings
+    from todo_core.store.db import make_pool
+
+    settings = get_settings()
+    pool = make_pool(resolve_database_url(settings), min_size=1, max_size=settings.db_pool_max)
+    await pool.open(wait=True, timeout=30)
+    ctx = ConsumerContext(pool=pool, settings=settings, tasks=TaskService(pool))
+    if settings.dapr_enabled:
+        from todo_core.scheduling.remote import gateway_reminder_sync
+
+        ctx.reminders_changed = gateway_reminder_sync(settings)
+    if settings.vapid_private_key is not None and settings.vapid_public_key:
+        from todo_core.notify.webpush import VapidKeys
+
+        ctx.vapid = VapidKeys(settings.vapid_public_key, settings.vapid_private_key.get_secret_value())
+    return ctx
+
+
+def decode(event: func.KafkaEvent) -> Any:
+    """The CloudEvent in a Kafka message (the extension may hand over its own JSON around the value)."""
+    body = event.get_body()
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PoisonEvent("message value is not JSON") from exc
+    if isinstance(value, dict) and "Value" in value and "Offset" in value and "specversion" not in value:
+        inner = value["Value"]
+        try:
+            value = json.loads(inner) if isinstance(inner, str | bytes) else inner
+        except ValueError as exc:
+            raise PoisonEvent("message value is not JSON") from exc
+    return value
+
+
+async def run_batch(function_name: str, events: list[func.KafkaEvent], context: func.Context | None) -> dict[str, int]:
+    """Handle a batch in order. A failing event stops the batch (the host retries it, and the events
+    before it are no-ops the second time); on the last retry it is dead-lettered and the batch goes on.
+    Malformed events are dead-lettered at once: no retry can fix them."""
+    handler = HANDLERS[function_name]
+    ctx = await consumer_context()
+    retry = context.retry_context if context is not None else None
+    attempt = retry.retry_count if retry is not None else 0
+    last_attempt = retry is None or attempt >= retry.max_retry_count
+    outcomes: dict[str, int] = {}
+    for event in events:
+        try:
+            envelope = decode(event)
+            outcome = await handler(ctx, envelope)
+        except PoisonEvent as exc:
+            await dead_letter(ctx, function_name, event, exc, attempt)
+            outcome = "dead-lettered"
+        except Exception as exc:
+            if not last_attempt:
+                log.warning(
+                    "event failed; the batch will be retried",
+                    extra={"function": function_name, "offset": event.offset, "attempt": attempt, "error": repr(exc)},
+                )
+                raise
+            await dead_letter(ctx, function_name, event, exc, attempt)
+            outcome = "dead-lettered"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+async def dead_letter(
+    ctx: ConsumerContext, function_name: str, event: func.KafkaEvent, exc: Exception, attempt: int
+) -> None:
+    """Write the failed event and the error to ``<topic>.dlq`` through the outbox (never lost)."""
+    topic = (event.topic or "").removeprefix(ctx.settings.kafka_topic_prefix)
+    body = event.get_body()
+    try:
+        original: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        original = body.decode("utf-8", "replace")
+    event_id = original.get("id") if isinstance(original, dict) else None
+    userid = original.get("userid", "") if isinstance(original, dict) else ""
+    letter = ev.make_event(
+        topic=ev.dlq(topic or "unknown"),
+        type_="todo.deadletter.v1",
+        key=event.key or str(event_id or ""),
+        subject=f"{function_name}/{event.partition}/{event.offset}",
+        user_id=userid if isinstance(userid, str) else "",
+        data={
+            "function": function_name,
+            "topic": topic,
+            "partition": event.partition,
+            "offset": event.offset,
+            "attempts": attempt + 1,
+            "error": f"{type(exc).__name__}: {exc}"[:2000],
+            "event": original,
+        },
+    )
+    async with ctx.pool.connection() as conn, conn.transaction():
+        await outbox.append(conn, [letter])
+    log.error(
+        "event dead-lettered",
+        extra={"function": function_name, "topic": topic, "offset": event.offset, "error": repr(exc)},
+    )

@@ -1,0 +1,17 @@
+"""`reminder_fire` (Kafka trigger): inbox notification, Web Push and realtime event for a due reminder, exactly once."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from functions._events import retry_args, run_batch, trigger_args
+from todo_core.domain.events import REMINDER_FIRE
+
+bp = func.Blueprint()
+
+
+@bp.function_name(name="reminder_fire")
+@bp.retry(**retry_args())
+@bp.kafka_trigger(**trigger_args("reminder_fire", REMINDER_FIRE))
+async def reminder_fire(events: list[func.KafkaEvent], context: func.Context) -> None:
+    await run_batch("reminder_fire", events, context)

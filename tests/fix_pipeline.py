@@ -1,0 +1,90 @@
+"""The system with its event pipeline, in embedded mode (outbox as the log) or on real Kafka.
+
+``pipeline_mode`` is parametrized by tests that must pass in both modes; ``gateway`` starts the
+gateway app (task API, relay, reminder timer, local functions host) over real HTTP on a database
+of its own, so no other consumer shares its events.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from agent_gateway.main import create_app
+from tests.fix_api import ServerThread, UserClient, free_port, make_settings, register
+
+
+@dataclass
+class Gateway:
+    url: str
+    pg_url: str
+    app: Any
+    settings: Any
+
+    @property
+    def pipeline(self) -> Any:
+        return self.app.state.pipeline
+
+    def user(self, timezone: str = "UTC") -> UserClient:
+        return register(self.url, timezone)
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.pg_url, autocommit=True) as conn:
+            return conn.execute(sql, params or {}).fetchall()  # type: ignore[arg-type]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def mode_settings(mode: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    if mode == "embedded":
+        return {}
+    bootstrap = request.getfixturevalue("kafka_bootstrap")
+    return {
+        "kafka_bootstrap_servers": bootstrap,
+        "kafka_topic_prefix": f"t{uuid.uuid4().hex[:8]}-",
+        "kafka_partitions": 3,
+    }
+
+
+@pytest.fixture(params=["embedded", "kafka"])
+def pipeline_mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def start_gateway(
+    fresh_pg_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Gateway]]:
+    servers: list[ServerThread] = []
+
+    def start(mode: str, **extra: Any) -> Gateway:
+        settings = make_settings(fresh_pg_url, tmp_path / "data", **{**mode_settings(mode, request), **extra})
+        app = create_app(settings)
+        server = ServerThread(app, free_port()).__enter__()
+        servers.append(server)
+        return Gateway(server.url, fresh_pg_url, app, settings)
+
+    yield start
+    for s in reversed(servers):
+        s.__exit__(None, None, None)
+
+
+@pytest.fixture
+def gateway(start_gateway: Callable[..., Gateway], pipeline_mode: str) -> Gateway:
+    return start_gateway(pipeline_mode)
