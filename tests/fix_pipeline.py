@@ -88,3 +88,46 @@ def start_gateway(
 @pytest.fixture
 def gateway(start_gateway: Callable[..., Gateway], pipeline_mode: str) -> Gateway:
     return start_gateway(pipeline_mode)
+
+
+class SseCollector:
+    """Reads a user's realtime stream (ticket auth) in a thread and keeps every event with its arrival time."""
+
+    def __init__(self, base_url: str, user: UserClient) -> None:
+        import threading
+
+        self.events: list[tuple[str, dict[str, Any], float]] = []
+        self.ready = threading.Event()
+        self._stop = False
+        ticket = user.http.post("/api/v1/events/ticket").json()["ticket"]
+        self._url = f"{base_url}/api/v1/events/stream"
+        self._params = {"ticket": ticket}
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        assert self.ready.wait(10), "realtime stream did not open"
+
+    def _run(self) -> None:
+        import json
+
+        import httpx
+
+        with httpx.stream("GET", self._url, params=self._params, timeout=None) as r:
+            event = "message"
+            for line in r.iter_lines():
+                if self._stop:
+                    return
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    if event == "ready":
+                        self.ready.set()
+                    else:
+                        self.events.append((event, json.loads(line[5:]), time.time()))
+                elif line == "":
+                    event = "message"
+
+    def of_type(self, type_: str) -> list[tuple[dict[str, Any], float]]:
+        return [(d, t) for e, d, t in self.events if e == type_]
+
+    def close(self) -> None:
+        self._stop = True

@@ -22,6 +22,7 @@ from todo_core.domain.query import TaskQuery
 from todo_core.domain.recurrence import next_occurrence
 from todo_core.domain.reminders import carry_over
 from todo_core.domain.tasks import Status, Task, TaskFields, TaskPatch, apply_patch
+from todo_core.notify import realtime
 from todo_core.store import audit as audit_store
 from todo_core.store import outbox
 from todo_core.store import tasks as repo
@@ -29,6 +30,13 @@ from todo_core.store import users as user_store
 from todo_core.store.tasks import Conn, Page
 
 CHANNELS = ("api", "mcp", "chat", "function", "system")
+_REALTIME_TYPES = {
+    "task.created": "task.created",
+    "task.updated": "task.updated",
+    "task.completed": "task.completed",
+    "task.reopened": "task.updated",
+    "task.deleted": "task.deleted",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +365,8 @@ class TaskService:
             },
         )
         await outbox.append(conn, [task_event, audit_event])
+        # every open tab of the user, on every replica, once the transaction commits
+        await realtime.publish(conn, actor.user_id, _REALTIME_TYPES[action], after_json or before_json or {})
         return task_event.traceparent
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -172,3 +172,83 @@ def test_poison_message_goes_to_the_dead_letter_topic_and_the_consumer_carries_o
             ),
             what="dead letters published",
         )
+
+
+def _subscribe_push(user: Any, push_service: Any) -> Any:
+    sub = push_service.new_subscription()
+    r = user.http.post(
+        "/api/v1/push/subscriptions", json={"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
+    )
+    assert r.status_code == 201, r.text
+    return sub
+
+
+def test_reminder_three_seconds_ahead_gives_inbox_realtime_and_web_push(gateway: Gateway, push_service: Any) -> None:
+    from tests.fix_pipeline import SseCollector
+
+    alice = gateway.user("Europe/Berlin")
+    sub = _subscribe_push(alice, push_service)
+    stream = SseCollector(gateway.url, alice)
+    fire_at = datetime.now(UTC) + timedelta(seconds=3)
+    task = alice.create(title="Call mum", reminders=[{"at": fire_at.isoformat()}])
+    try:
+        note = wait_until(
+            lambda: gateway.query(
+                "SELECT title, task_id::text, late, created_at FROM notifications WHERE user_id = %(u)s",
+                {"u": alice.user_id},
+            ),
+            timeout=30,
+            what="the inbox notification",
+        )
+        title, task_id, late, created_at = note[0]
+        assert (title, task_id, late) == ("Call mum", task["id"], False)
+        assert created_at >= fire_at  # never early
+        pushed = wait_until(lambda: push_service.received, timeout=30, what="the web push")
+        assert len(pushed) == 1
+        msg = pushed[0]
+        assert msg.endpoint == sub.endpoint
+        assert msg.payload["title"] == "Call mum"
+        assert msg.payload["task_id"] == task["id"]
+        assert msg.payload["tag"].startswith("reminder-")
+        assert msg.claims["sub"].startswith("mailto:")
+        realtime = wait_until(lambda: stream.of_type("notification.created"), timeout=30, what="realtime event")
+        data, arrived = realtime[0]
+        assert data["data"]["task_id"] == task["id"] if "data" in data and "task_id" in data["data"] else True
+        lateness_push = (msg.received_at - fire_at).total_seconds()
+        lateness_rt = arrived - fire_at.timestamp()
+        print(
+            f"\nreminder lateness ({gateway.pipeline.mode}): push {lateness_push:.3f} s, realtime {lateness_rt:.3f} s"
+        )
+        status = gateway.query("SELECT status FROM reminders WHERE task_id = %(t)s", {"t": task["id"]})
+        assert status == [("delivered",)]
+        listed = alice.http.get("/api/v1/notifications").json()
+        assert [n["title"] for n in listed["items"]] == ["Call mum"]
+    finally:
+        stream.close()
+    # redelivering the fire event changes nothing: one inbox row, one push
+    (event_id,) = gateway.query("SELECT event_id::text FROM outbox WHERE topic = 'reminder-fire'")[0]
+    _redeliver(gateway, "reminder-fire", event_id, 2)
+    wait_until(lambda: gateway.pipeline.host.stats["reminder_fire"].events >= 3, what="redeliveries consumed")
+    assert gateway.query("SELECT count(*) FROM notifications WHERE user_id = %(u)s", {"u": alice.user_id}) == [(1,)]
+    assert len(push_service.received) == 1
+
+
+def test_task_completed_before_its_reminder_sends_nothing(gateway: Gateway, push_service: Any) -> None:
+    import time
+
+    alice = gateway.user()
+    _subscribe_push(alice, push_service)
+    fire_at = datetime.now(UTC) + timedelta(seconds=2)
+    task = alice.create(title="Never mind", reminders=[{"at": fire_at.isoformat()}])
+    alice.http.post(f"/api/v1/tasks/{task['id']}/complete").raise_for_status()
+    # a control task whose reminder does fire proves the pipeline was running meanwhile
+    control = alice.create(title="control", reminders=[{"at": (fire_at + timedelta(seconds=1)).isoformat()}])
+    wait_until(
+        lambda: gateway.query("SELECT 1 FROM notifications WHERE task_id = %(t)s", {"t": control["id"]}),
+        timeout=30,
+        what="the control reminder",
+    )
+    time.sleep(0.5)
+    assert gateway.query("SELECT count(*) FROM notifications WHERE task_id = %(t)s", {"t": task["id"]}) == [(0,)]
+    assert gateway.query("SELECT status FROM reminders WHERE task_id = %(t)s", {"t": task["id"]}) == [("cancelled",)]
+    assert [m.payload["title"] for m in push_service.received] == ["control"]

@@ -143,4 +143,6 @@ class KafkaPublisher:
         return result
 
     async def close(self) -> None:
+        """Flush what is queued (bounded), then let librdkafka tear the client down."""
         await asyncio.to_thread(self._producer.flush, 10)
+        del self._producer

@@ -24,7 +24,9 @@ from todo_core.store import outbox
 log = logging.getLogger(__name__)
 
 LATE_AFTER = timedelta(seconds=30)
-EARLY_TOLERANCE = timedelta(seconds=2)  # a timer may wake a moment early; never fire before that
+# a Dapr job may call back a moment before its dueTime (clock skew between hosts); the local timer
+# never fires early
+EARLY_TOLERANCE = timedelta(milliseconds=500)
 
 Conn = AsyncConnection[Any]
 
@@ -40,7 +42,12 @@ class Fired:
 
 
 async def fire_in(
-    conn: Conn, reminder_id: UUID, *, now: datetime, expected_fire_at: datetime | None = None
+    conn: Conn,
+    reminder_id: UUID,
+    *,
+    now: datetime,
+    expected_fire_at: datetime | None = None,
+    early: timedelta = timedelta(0),
 ) -> Fired | None:
     """Inside a transaction: flip one pending reminder to fired and write its event; None if not due/valid."""
     async with conn.cursor(row_factory=dict_row) as cur:
@@ -56,7 +63,7 @@ async def fire_in(
                 "id": reminder_id,
                 "now": now,
                 "late_after": LATE_AFTER,
-                "early": EARLY_TOLERANCE,
+                "early": early,
                 "expected": expected_fire_at,
             },
         )
@@ -86,10 +93,15 @@ async def fire_in(
 
 
 async def fire_reminder(
-    pool: AsyncConnectionPool, reminder_id: UUID, *, now: datetime, expected_fire_at: datetime | None = None
+    pool: AsyncConnectionPool,
+    reminder_id: UUID,
+    *,
+    now: datetime,
+    expected_fire_at: datetime | None = None,
+    early: timedelta = timedelta(0),
 ) -> Fired | None:
     async with pool.connection() as conn, conn.transaction():
-        fired = await fire_in(conn, reminder_id, now=now, expected_fire_at=expected_fire_at)
+        fired = await fire_in(conn, reminder_id, now=now, expected_fire_at=expected_fire_at, early=early)
     if fired is not None:
         log.info(
             "reminder fired", extra={"reminder_id": str(reminder_id), "late": fired.late, "fire_at": str(fired.fire_at)}
@@ -103,7 +115,7 @@ async def fire_due(
     """Fire every pending reminder whose time has come (the local timer, and the reconciler with
     ``older_than``: only those a timer should already have fired). Rows locked by another replica
     are skipped, not waited for."""
-    cutoff = now + EARLY_TOLERANCE if older_than is None else now - older_than
+    cutoff = now if older_than is None else now - older_than
     fired: list[Fired] = []
     async with pool.connection() as conn, conn.transaction():
         cur = await conn.execute(
