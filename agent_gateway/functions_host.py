@@ -424,3 +424,51 @@ def load_app_specs(only: Sequence[str] = ()) -> list[FunctionSpec]:
 
         _SPECS.extend(discover(app))
     return [s for s in _SPECS if not only or s.name in only]
+
+
+async def serve(settings: Settings, only: Sequence[str] = ()) -> None:
+    """Run the host alone until SIGTERM/SIGINT (what the tests start, stop and SIGKILL)."""
+    import signal
+
+    from functions._events import install_context
+    from todo_core.api.runtime import resolve_database_url
+    from todo_core.consumers import ConsumerContext
+    from todo_core.service import TaskService
+    from todo_core.store.db import make_pool
+
+    conninfo = resolve_database_url(settings)
+    pool = make_pool(conninfo, min_size=1, max_size=settings.db_pool_max)
+    await pool.open(wait=True, timeout=30)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    install_context(ConsumerContext(pool=pool, settings=settings, tasks=TaskService(pool)))
+    host = FunctionsHost(
+        load_app_specs(only),
+        make_source_factory(settings, conninfo),
+        max_batch_size=int(host_kafka_settings().get("maxBatchSize", 64)),
+    )
+    log.info("functions host running", extra={"functions": [s.name for s in host.specs]})
+    try:
+        await host.run(stop)
+    finally:
+        await pool.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    from todo_core.settings import get_settings
+
+    ap = argparse.ArgumentParser(prog="python -m agent_gateway.functions_host", description=__doc__)
+    ap.add_argument("--only", action="append", default=[], help="run only this function (repeatable)")
+    args = ap.parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve(settings, args.only))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
