@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -27,8 +28,43 @@ from todo_core.scheduling.local import LocalScheduler
 
 log = logging.getLogger(__name__)
 
+_LIVE: weakref.WeakSet[Pipeline] = weakref.WeakSet()
 
-@dataclass
+
+class _PipelineCollector:
+    """Prometheus view of the running pipelines of this process (functions host and timer)."""
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily
+
+        events = CounterMetricFamily("todo_function_events", "Events handled by a function", labels=["function"])
+        failures = CounterMetricFamily(
+            "todo_function_failures", "Failed invocations (retried or dead-lettered)", labels=["function"]
+        )
+        fired = CounterMetricFamily("todo_reminders_fired", "Reminders fired by the local timer")
+        total_fired = 0
+        for pipe in list(_LIVE):
+            if pipe.host is not None:
+                for name, st in pipe.host.stats.items():
+                    events.add_metric([name], st.events)
+                    failures.add_metric([name], st.failures)
+            if pipe.scheduler is not None:
+                total_fired += pipe.scheduler.fired_total
+        fired.add_metric([], total_fired)
+        yield events
+        yield failures
+        yield fired
+
+
+def _register_collector() -> None:
+    from prometheus_client import REGISTRY
+
+    if not getattr(_register_collector, "done", False):
+        REGISTRY.register(_PipelineCollector())  # type: ignore[arg-type]
+        _register_collector.done = True  # type: ignore[attr-defined]
+
+
+@dataclass(eq=False)
 class Pipeline:
     mode: str
     relay: OutboxRelay | None = None
@@ -110,6 +146,8 @@ async def pipeline_component(app: FastAPI, runtime: Runtime) -> AsyncIterator[Pi
         pipe.tasks.append(asyncio.create_task(pipe.host.run(stop), name="functions-host"))
 
     app.state.pipeline = pipe
+    _register_collector()
+    _LIVE.add(pipe)
     log.info("event pipeline started", extra={"mode": mode, "workers": [t.get_name() for t in pipe.tasks]})
     try:
         yield pipe

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import psycopg
 
 from tests.fix_pipeline import Gateway, wait_until
@@ -252,3 +253,32 @@ def test_task_completed_before_its_reminder_sends_nothing(gateway: Gateway, push
     assert gateway.query("SELECT count(*) FROM notifications WHERE task_id = %(t)s", {"t": task["id"]}) == [(0,)]
     assert gateway.query("SELECT status FROM reminders WHERE task_id = %(t)s", {"t": task["id"]}) == [("cancelled",)]
     assert [m.payload["title"] for m in push_service.received] == ["control"]
+
+
+def test_metrics_expose_consumers_relay_backlog_and_rate(gateway: Gateway) -> None:
+    import re
+
+    alice = gateway.user()
+    t = alice.create(title="count me")
+    wait_until(lambda: gateway.query("SELECT 1 FROM audit_log WHERE task_id = %(t)s", {"t": t["id"]}), what="audit")
+    text = wait_until(
+        lambda: (
+            (m := httpx.get(f"{gateway.url}/metrics").text)
+            and re.search(r'todo_function_events_total\{function="audit_append"\} [1-9]', m)
+            and m
+        ),
+        what="consumer metrics",
+    )
+    if gateway.settings.kafka_bootstrap_servers:
+        published = wait_until(
+            lambda: (
+                float(
+                    re.search(r"^todo_outbox_published_total (\S+)$", httpx.get(f"{gateway.url}/metrics").text, re.M)[1]
+                )
+                >= 2
+            ),
+            what="relay metrics",
+        )
+        assert published
+        for name in ("todo_outbox_backlog", "todo_outbox_oldest_unpublished_age_seconds", "todo_outbox_publish_rate"):
+            assert re.search(rf"^{name} \S+$", text, re.M), name

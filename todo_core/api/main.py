@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from todo_core.api import errors
-from todo_core.api.routes import auth, tasks
+from todo_core.api.routes import auth, notifications, tasks
 from todo_core.api.runtime import Runtime, open_runtime
 from todo_core.settings import Settings, get_settings
 
@@ -24,6 +24,7 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     router.include_router(auth.router)
     router.include_router(tasks.router)
+    router.include_router(notifications.router)
     return router
 
 
@@ -31,6 +32,12 @@ def add_health(app: FastAPI) -> None:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> PlainTextResponse:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
