@@ -161,6 +161,7 @@ async def dead_letter(
         data={
             "function": function_name,
             "topic": topic,
+            "key": event.key,
             "partition": event.partition,
             "offset": event.offset,
             "attempts": attempt + 1,

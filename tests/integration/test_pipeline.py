@@ -285,3 +285,65 @@ def test_metrics_expose_consumers_relay_backlog_and_rate(gateway: Gateway) -> No
         assert published
         for name in ("todo_outbox_backlog", "todo_outbox_oldest_unpublished_age_seconds", "todo_outbox_publish_rate"):
             assert re.search(rf"^{name} \S+$", text, re.M), name
+
+
+def _ops(gw: Gateway, *args: str) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "todo_core.ops", *args],
+        env={**os.environ, "DATABASE_URL": gw.pg_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_ops_commands_verify_the_audit_chain_and_replay_dead_letters(start_gateway: Any) -> None:
+    gw = start_gateway("embedded")
+    alice = gw.user()
+    t = alice.create(title="chain")
+    alice.http.post(f"/api/v1/tasks/{t['id']}/complete").raise_for_status()
+    wait_until(lambda: _audit_rows(gw, alice.user_id) >= 2, what="audit entries")
+    ok = _ops(gw, "verify-audit")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "0 broken" in ok.stdout
+
+    # a dead letter holding an audit event that was never applied: replay applies it, once
+    lost = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "/test",
+        "type": "todo.audit.append.v1",
+        "subject": f"task/{t['id']}",
+        "time": datetime.now(UTC).isoformat(),
+        "userid": alice.user_id,
+        "data": {"action": "task.updated", "task_id": t["id"], "actor": "test", "channel": "api"},
+    }
+    letter = {"specversion": "1.0", "id": str(uuid.uuid4()), "data": {"event": lost, "key": alice.user_id}}
+    gw.query(
+        "INSERT INTO outbox (event_id, topic, key, type, payload)"
+        " VALUES (%(e)s, 'audit-append.dlq', 'k', 'todo.deadletter.v1', %(p)s) RETURNING 1",
+        {"e": letter["id"], "p": json.dumps(letter)},
+    )
+    first = _ops(gw, "replay-dlq", "audit-append.dlq")
+    assert first.returncode == 0, first.stderr
+    assert "1 events replayed" in first.stdout
+    wait_until(lambda: _audit_rows(gw, alice.user_id) == 3, what="the replayed audit entry")
+    again = _ops(gw, "replay-dlq", "audit-append.dlq")
+    assert "0 events replayed" in again.stdout
+
+    gw.query(
+        "UPDATE audit_log SET channel = 'mcp' WHERE id = (SELECT max(id) FROM audit_log WHERE user_id = %(u)s)"
+        " RETURNING 1",
+        {"u": alice.user_id},
+    )
+    broken = _ops(gw, "verify-audit", "--user", alice.user_id)
+    assert broken.returncode == 1
+    assert "BROKEN" in broken.stdout
+
+
+def _audit_rows(gw: Gateway, user_id: str) -> int:
+    return int(gw.query("SELECT count(*) FROM audit_log WHERE user_id = %(u)s", {"u": user_id})[0][0])
