@@ -18,6 +18,10 @@ def gateway_components(settings: Settings) -> list[Component]:
     from agent_gateway.pipeline import pipeline_component
 
     components: list[Component] = [pipeline_component]
+    if settings.dapr_enabled:
+        from agent_gateway.jobs import dapr_scheduler_component
+
+        components.append(dapr_scheduler_component)
     components.append(realtime.realtime_component)
     return components
 
@@ -28,4 +32,8 @@ def create_app(settings: Settings | None = None, *, serve_task_api: bool = True)
         settings, include_task_api=serve_task_api, title="Todo Cloud", components=gateway_components(settings)
     )
     app.include_router(realtime.router, prefix=API_PREFIX)
+    if settings.dapr_enabled:  # Dapr job callbacks and service invocation, cluster mode only
+        from agent_gateway import jobs
+
+        app.include_router(jobs.router)
     return app

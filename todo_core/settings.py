@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     dapr_http_endpoint: str = "http://127.0.0.1:3500"
     dapr_pubsub_name: str = "kafka-pubsub"
     dapr_gateway_app_id: str = "agent-gateway"
+    # -- Token the gateway and functions send to their daprd (DAPR_API_TOKEN of the sidecar).
+    dapr_api_token: SecretStr | None = None
+    # -- Token daprd sends to the app in the dapr-api-token header (APP_API_TOKEN of the sidecar);
+    # when set, the gateway's job callbacks and internal routes refuse calls without it.
+    dapr_app_token: SecretStr | None = None
+    # -- Cluster mode: seconds between passes firing (late) reminders whose Dapr job never came.
+    reminder_reconcile_seconds: float = Field(default=30, gt=0)
     # -- Background workers of the gateway: outbox relay, reminder scheduler, local functions host.
     relay_enabled: bool = True
     scheduler_enabled: bool = True
