@@ -211,8 +211,13 @@ class KafkaSource:
         self._lock = threading.Lock()
 
     def _consume(self, n: int, timeout: float) -> list[Any]:
+        # wait for the first message only, then take what is already fetched: batches without
+        # adding a batch-fill delay to every event
         with self._lock:
-            return list(self._consumer.consume(num_messages=n, timeout=timeout))
+            first = self._consumer.poll(timeout)
+            if first is None:
+                return []
+            return [first, *self._consumer.consume(num_messages=n - 1, timeout=0)] if n > 1 else [first]
 
     async def poll(self, max_messages: int, wait_s: float) -> list[Message]:
         raw = await asyncio.to_thread(self._consume, max_messages, wait_s)
@@ -276,6 +281,7 @@ class EmbeddedSource:
                 await asyncio.sleep(wait_s)
                 return []
             self._locked = True
+            await conn.execute("LISTEN todo_outbox")
             cur = await conn.execute(
                 "SELECT position_tx::text::bigint, position FROM consumer_offsets"
                 " WHERE consumer_group = %(g)s AND topic = %(t)s",
@@ -292,7 +298,9 @@ class EmbeddedSource:
         )
         rows = await cur.fetchall()
         if not rows:
-            await asyncio.sleep(wait_s)
+            # wait for a commit's notification (or poll again after wait_s)
+            async for _ in conn.notifies(timeout=wait_s, stop_after=1):
+                pass
             return []
         return [
             Message(
@@ -342,7 +350,7 @@ class FunctionsHost:
         source_factory: Callable[[FunctionSpec], Source],
         *,
         max_batch_size: int = 64,
-        poll_timeout: float = 0.1,
+        poll_timeout: float = 0.5,
     ) -> None:
         self.specs = list(specs)
         self.source_factory = source_factory

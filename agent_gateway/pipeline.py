@@ -104,7 +104,8 @@ async def pipeline_component(app: FastAPI, runtime: Runtime) -> AsyncIterator[Pi
         if mode == "cluster":
             from todo_core.bus.dapr import DaprPublisher
 
-            publisher = DaprPublisher(settings.dapr_http_endpoint, settings.dapr_pubsub_name)
+            token = settings.dapr_api_token.get_secret_value() if settings.dapr_api_token else None
+            publisher = DaprPublisher(settings.dapr_http_endpoint, settings.dapr_pubsub_name, api_token=token)
         else:
             from todo_core.bus.kafka import KafkaPublisher, client_config
 

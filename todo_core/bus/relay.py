@@ -21,6 +21,7 @@ import psycopg
 from prometheus_client import Counter, Gauge
 
 from todo_core.bus.base import OutboxRecord, Publisher
+from todo_core.store.outbox import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,8 @@ class OutboxRelay:
         publisher: Publisher,
         *,
         batch_size: int = 2000,
-        idle_sleep: float = 0.05,
+        idle_sleep: float = 0.5,
+        min_interval: float = 0.005,
         max_backoff: float = 5.0,
         lock_retry: float = 2.0,
     ) -> None:
@@ -78,6 +80,7 @@ class OutboxRelay:
         self.publisher = publisher
         self.batch_size = batch_size
         self.idle_sleep = idle_sleep
+        self.min_interval = min_interval
         self.max_backoff = max_backoff
         self.lock_retry = lock_retry
         self.stats = RelayStats()
@@ -107,6 +110,7 @@ class OutboxRelay:
         if stop.is_set():
             return
         self.stats.active = True
+        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
         log.info("outbox relay active")
         backoff = 0.0
         last_metrics = 0.0
@@ -126,13 +130,11 @@ class OutboxRelay:
                     await _sleep_or_stop(stop, backoff)
                     continue
                 backoff = 0.0
-                if sent < self.batch_size:  # caught up: wait a little or until woken
-                    self._wake.clear()
-                    waiter = asyncio.ensure_future(self._wake.wait())
-                    stopper = asyncio.ensure_future(stop.wait())
-                    await asyncio.wait({waiter, stopper}, timeout=self.idle_sleep, return_when=asyncio.FIRST_COMPLETED)
-                    waiter.cancel()
-                    stopper.cancel()
+                if sent < self.batch_size:  # caught up: wait for a commit's notification (or poll)
+                    await asyncio.sleep(self.min_interval)  # lets a burst of commits gather
+                    if not stop.is_set():
+                        async for _ in conn.notifies(timeout=self.idle_sleep, stop_after=1):
+                            pass
         finally:
             self.stats.active = False
             if not conn.closed:

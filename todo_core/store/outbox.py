@@ -11,6 +11,7 @@ from psycopg.types.json import Jsonb
 from todo_core.domain.events import Event
 
 Conn = AsyncConnection[Any]
+NOTIFY_CHANNEL = "todo_outbox"
 
 
 async def append(conn: Conn, events: Sequence[Event]) -> None:
@@ -28,4 +29,9 @@ async def append(conn: Conn, events: Sequence[Event]) -> None:
             f"type{i}": e.type,
             f"payload{i}": Jsonb(e.envelope()),
         }
-    await conn.execute(f"INSERT INTO outbox (event_id, topic, key, type, payload) VALUES {rows}", params)
+    # ... and, on commit, a wake-up for the relay and the embedded consumers (they poll as a fallback)
+    await conn.execute(
+        f"WITH ins AS (INSERT INTO outbox (event_id, topic, key, type, payload) VALUES {rows} RETURNING 1)"
+        f" SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM (SELECT 1 FROM ins LIMIT 1) s",
+        params,
+    )
