@@ -27,6 +27,7 @@ MAX_RETRIES = 5  # retries after the first attempt; host.json's Kafka MaxRetries
 MIN_INTERVAL = "00:00:01"
 MAX_INTERVAL = "00:00:30"
 LAG_THRESHOLD = 100  # KEDA lagThreshold: messages behind per replica before scaling out
+KEY_CONCURRENCY = 8  # keys of one batch handled at once (each key strictly in order)
 
 _context: ConsumerContext | None = None
 _context_lock = asyncio.Lock()
@@ -111,32 +112,50 @@ def decode(event: func.KafkaEvent) -> Any:
 
 
 async def run_batch(function_name: str, events: list[func.KafkaEvent], context: func.Context | None) -> dict[str, int]:
-    """Handle a batch in order. A failing event stops the batch (the host retries it, and the events
-    before it are no-ops the second time); on the last retry it is dead-lettered and the batch goes on.
-    Malformed events are dead-lettered at once: no retry can fix them."""
+    """Handle a batch: events of one key in order, different keys concurrently (as the extension runs
+    partitions in parallel). A failing event stops its key; the batch then fails and is retried, and
+    the events already handled are no-ops the second time. On the last retry a failing event is
+    dead-lettered and its key goes on. Malformed events are dead-lettered at once."""
     handler = HANDLERS[function_name]
     ctx = await consumer_context()
     retry = context.retry_context if context is not None else None
     attempt = retry.retry_count if retry is not None else 0
     last_attempt = retry is None or attempt >= retry.max_retry_count
     outcomes: dict[str, int] = {}
+    by_key: dict[str, list[func.KafkaEvent]] = {}
     for event in events:
-        try:
-            envelope = decode(event)
-            outcome = await handler(ctx, envelope)
-        except PoisonEvent as exc:
-            await dead_letter(ctx, function_name, event, exc, attempt)
-            outcome = "dead-lettered"
-        except Exception as exc:
-            if not last_attempt:
-                log.warning(
-                    "event failed; the batch will be retried",
-                    extra={"function": function_name, "offset": event.offset, "attempt": attempt, "error": repr(exc)},
-                )
-                raise
-            await dead_letter(ctx, function_name, event, exc, attempt)
-            outcome = "dead-lettered"
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        by_key.setdefault(event.key or "", []).append(event)
+    limit = asyncio.Semaphore(KEY_CONCURRENCY)
+
+    async def run_key(key_events: list[func.KafkaEvent]) -> None:
+        async with limit:
+            for event in key_events:
+                try:
+                    envelope = decode(event)
+                    outcome = await handler(ctx, envelope)
+                except PoisonEvent as exc:
+                    await dead_letter(ctx, function_name, event, exc, attempt)
+                    outcome = "dead-lettered"
+                except Exception as exc:
+                    if not last_attempt:
+                        log.warning(
+                            "event failed; the batch will be retried",
+                            extra={
+                                "function": function_name,
+                                "offset": event.offset,
+                                "attempt": attempt,
+                                "error": repr(exc),
+                            },
+                        )
+                        raise
+                    await dead_letter(ctx, function_name, event, exc, attempt)
+                    outcome = "dead-lettered"
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
+    results = await asyncio.gather(*(run_key(evs) for evs in by_key.values()), return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
     return outcomes
 
 

@@ -195,6 +195,9 @@ async def _push_pending(ctx: ConsumerContext, user_id: UUID, reminder_id: UUID) 
     from todo_core.notify.webpush import PushSubscription, send_push
 
     async with ctx.pool.connection() as conn:
+        subs = await inbox.subscriptions_for(conn, user_id)
+        if not subs:
+            return  # nobody to push to: the inbox and the realtime stream carry the reminder
         cur = await conn.execute(
             "SELECT id, title, body, task_id, data, late FROM notifications"
             " WHERE reminder_id = %(r)s AND user_id = %(u)s AND push_sent_at IS NULL",
@@ -203,7 +206,6 @@ async def _push_pending(ctx: ConsumerContext, user_id: UUID, reminder_id: UUID) 
         note = await cur.fetchone()
         if note is None:
             return
-        subs = await inbox.subscriptions_for(conn, user_id)
     payload = {
         "type": "reminder",
         "notification_id": str(note[0]),
