@@ -27,6 +27,13 @@ class Gateway:
     pg_url: str
     app: Any
     settings: Any
+    server: Any = None
+
+    def stop(self) -> None:
+        """Shut this gateway down (its lifespan ends: relay, timer and consumers stop)."""
+        if self.server is not None:
+            self.server.__exit__(None, None, None)
+            self.server = None
 
     @property
     def pipeline(self) -> Any:
@@ -71,18 +78,19 @@ def pipeline_mode(request: pytest.FixtureRequest) -> str:
 def start_gateway(
     fresh_pg_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., Gateway]]:
-    servers: list[ServerThread] = []
+    gateways: list[Gateway] = []
 
     def start(mode: str, **extra: Any) -> Gateway:
         settings = make_settings(fresh_pg_url, tmp_path / "data", **{**mode_settings(mode, request), **extra})
         app = create_app(settings)
         server = ServerThread(app, free_port()).__enter__()
-        servers.append(server)
-        return Gateway(server.url, fresh_pg_url, app, settings)
+        gw = Gateway(server.url, fresh_pg_url, app, settings, server)
+        gateways.append(gw)
+        return gw
 
     yield start
-    for s in reversed(servers):
-        s.__exit__(None, None, None)
+    for gw in reversed(gateways):
+        gw.stop()
 
 
 @pytest.fixture

@@ -347,3 +347,85 @@ def test_ops_commands_verify_the_audit_chain_and_replay_dead_letters(start_gatew
 
 def _audit_rows(gw: Gateway, user_id: str) -> int:
     return int(gw.query("SELECT count(*) FROM audit_log WHERE user_id = %(u)s", {"u": user_id})[0][0])
+
+
+def test_kafka_topics_and_dead_letter_topics_exist_with_the_configured_partitions(start_gateway: Any) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    gw = start_gateway("kafka")
+    prefix = gw.settings.kafka_topic_prefix
+    md = AdminClient({"bootstrap.servers": gw.settings.kafka_bootstrap_servers}).list_topics(timeout=10).topics
+    expected = [
+        "task-events",
+        "recurrence-due",
+        "reminder-fire",
+        "audit-append",
+        "task-events.dlq",
+        "recurrence-due.dlq",
+        "reminder-fire.dlq",
+        "audit-append.dlq",
+    ]
+    assert {t: len(md[prefix + t].partitions) for t in expected if prefix + t in md} == dict.fromkeys(expected, 3)
+
+
+def test_one_relay_is_active_per_database_and_another_takes_over(start_gateway: Any) -> None:
+    first = start_gateway("kafka")
+    second = start_gateway("kafka", kafka_topic_prefix=first.settings.kafka_topic_prefix)
+    relays = [first.pipeline.relay, second.pipeline.relay]
+    wait_until(lambda: sum(r.stats.active for r in relays) == 1, what="one active relay")
+    active = next(g for g in (first, second) if g.pipeline.relay.stats.active)
+    standby = second if active is first else first
+    alice = standby.user()
+    t = alice.create(title="order matters")
+    for i in range(20):
+        r = alice.http.patch(f"/api/v1/tasks/{t['id']}", json={"title": f"order matters {i}"})
+        assert r.status_code == 200, r.text
+    wait_until(lambda: active.pipeline.relay.stats.published >= 42, what="published by the active relay")
+    assert standby.pipeline.relay.stats.published == 0
+
+    # per key, Kafka holds the task's events in commit order
+    from confluent_kafka import Consumer
+
+    c = Consumer(
+        {
+            "bootstrap.servers": active.settings.kafka_bootstrap_servers,
+            "group.id": f"check-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    c.subscribe([active.settings.kafka_topic_prefix + "task-events"])
+    versions: list[int] = []
+    deadline = datetime.now(UTC) + timedelta(seconds=30)
+    while len(versions) < 21 and datetime.now(UTC) < deadline:
+        m = c.poll(0.5)
+        if m is not None and m.error() is None and m.key() == t["id"].encode():
+            versions.append(json.loads(m.value())["data"]["task"]["version"])
+    c.close()
+    assert versions == list(range(1, 22))
+
+    # the active gateway stops: the standby's relay takes over and publishes what comes next
+    active.stop()
+    wait_until(lambda: standby.pipeline.relay.stats.active, timeout=30, what="the standby relay to take over")
+    alice.create(title="after the takeover")
+    wait_until(lambda: standby.pipeline.relay.stats.published >= 2, what="published by the new active relay")
+
+
+def test_reminder_missed_while_the_system_was_down_fires_late_on_start(start_gateway: Any) -> None:
+    gw = start_gateway("embedded", scheduler_enabled=False)  # the timer is "down"
+    alice = gw.user()
+    t = alice.create(title="missed", reminders=[{"at": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}])
+    # an hour passes while nothing runs
+    gw.query(
+        "UPDATE reminders SET fire_at = now() - interval '1 hour' WHERE task_id = %(t)s RETURNING 1", {"t": t["id"]}
+    )
+    gw.stop()
+    back = start_gateway("embedded")
+    rows = wait_until(
+        lambda: back.query("SELECT late, title FROM notifications WHERE task_id = %(t)s", {"t": t["id"]}),
+        timeout=30,
+        what="the late notification",
+    )
+    assert rows == [(True, "missed")]
+    assert back.query("SELECT status, late FROM reminders WHERE task_id = %(t)s", {"t": t["id"]}) == [
+        ("delivered", True)
+    ]
