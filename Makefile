@@ -41,6 +41,7 @@ integration: venv
 
 bench: venv
 	$(BIN)/python bench/api_bench.py
+	$(BIN)/python bench/events_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
