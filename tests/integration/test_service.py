@@ -154,6 +154,11 @@ async def test_search_words_prefix_typo_ranked_and_scoped(svc: TaskService, pool
     assert await titles(svc, me, q="meeting") == ["Team meeting notes", "Dentist appointment"]
     assert await titles(svc, me, q="zzzqqq") == []
     assert await titles(svc, me, q="'&|!():*") == []  # tsquery syntax is data, not syntax
+    # between two title matches, the title that starts with what was typed comes first
+    await make(svc, me, "Write the report")
+    await make(svc, me, "Report to the board")
+    assert await titles(svc, me, q="repo") == ["Report to the board", "Write the report"]
+    assert await titles(svc, me, q="report_%") == ["Report to the board", "Write the report"]
 
 
 async def test_keyset_pagination_no_gaps_or_duplicates_while_inserting(svc: TaskService, pool: Any) -> None:
