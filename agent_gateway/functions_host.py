@@ -351,11 +351,13 @@ class FunctionsHost:
         *,
         max_batch_size: int = 64,
         poll_timeout: float = 0.5,
+        backoff_scale: float = 1.0,
     ) -> None:
         self.specs = list(specs)
         self.source_factory = source_factory
         self.max_batch_size = max_batch_size
         self.poll_timeout = poll_timeout
+        self.backoff_scale = backoff_scale  # < 1 shortens the declared retry intervals (tests only)
         self.stats = {s.name: FunctionStats() for s in self.specs}
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -396,12 +398,12 @@ class FunctionsHost:
             except Exception as exc:
                 stats.failures += 1
                 attempt += 1
-                delay = min(spec.max_interval, spec.min_interval * 2 ** (attempt - 1))
+                delay = min(spec.max_interval, spec.min_interval * 2 ** (attempt - 1)) * self.backoff_scale
                 if attempt > spec.max_retries:
                     # even the last attempt (which dead-letters) failed, e.g. the database is down:
                     # keep the batch uncommitted and try again later; never skip it
                     attempt = spec.max_retries
-                    delay = spec.max_interval
+                    delay = spec.max_interval * self.backoff_scale
                 log.warning(
                     "function failed; retrying",
                     extra={"function": spec.name, "attempt": attempt, "delay_s": delay, "error": repr(exc)},

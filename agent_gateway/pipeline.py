@@ -143,6 +143,7 @@ async def pipeline_component(app: FastAPI, runtime: Runtime) -> AsyncIterator[Pi
             load_app_specs(),
             make_source_factory(settings, conninfo),
             max_batch_size=int(host_kafka_settings().get("maxBatchSize", 64)),
+            backoff_scale=settings.functions_retry_backoff_scale,
         )
         pipe.tasks.append(asyncio.create_task(pipe.host.run(stop), name="functions-host"))
 

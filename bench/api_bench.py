@@ -129,9 +129,16 @@ def raw_insert_baseline(url: str, user: uuid.UUID, count: int) -> tuple[list[flo
     return lat, count / elapsed
 
 
-def start_server(url: str, port: int, data_dir: Path, workers: int = 1) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, port: int, data_dir: Path, workers: int = 1, *, pipeline: bool = False
+) -> subprocess.Popen[bytes]:
+    """The run command's server. Without ``pipeline`` it serves the task API as the cluster's HTTP
+    functions do (no event consumers or timer in the process); with it, the whole embedded system."""
     env = {
         "WORKERS": str(workers),
+        "FUNCTIONS_HOST_ENABLED": str(pipeline).lower(),
+        "SCHEDULER_ENABLED": str(pipeline).lower(),
+        "RELAY_ENABLED": str(pipeline).lower(),
         **os.environ,
         "DATABASE_URL": url,
         "PORT": str(port),
@@ -194,6 +201,9 @@ async def run_http(base: str, token: str, words: list[str], samples: int, load_s
         rnd = random.Random(3)
         for _ in range(20):  # warm up pools and caches
             await c.get("/api/v1/tasks", params={"limit": 50})
+        warm = random.Random(99)  # steady state: one pass of searches (other words) before measuring
+        for _ in range(samples):
+            await c.get("/api/v1/tasks", params={"q": warm.choice(words)[: warm.choice((4, 8))], "limit": 50})
         create = await timed(
             samples,
             lambda i: c.post(
@@ -234,7 +244,7 @@ async def run_http(base: str, token: str, words: list[str], samples: int, load_s
         )
         ids = [t["id"] for t in (await c.get("/api/v1/tasks", params={"tag": "bench", "limit": 200})).json()["items"]]
         complete = await timed(min(samples, len(ids)), lambda i: c.post(f"/api/v1/tasks/{ids[i]}/complete"))
-        print("HTTP (one uvicorn worker):")
+        print("HTTP (one uvicorn worker, task API only as the HTTP functions serve it):")
         for name, ms in (
             ("create", create),
             ("list filtered+sorted (due)", listing),
@@ -367,6 +377,13 @@ def main() -> None:
         proc = start_server(url, args.port, tmp / "srv", workers=2)
         try:
             print("HTTP (WORKERS=2):")
+            wrk_throughput(f"http://127.0.0.1:{args.port}", token, args.load_seconds, tmp)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        proc = start_server(url, args.port, tmp / "srv", workers=2, pipeline=True)
+        try:
+            print("whole embedded system on these 2 cores (WORKERS=2, event consumers and timer in-process):")
             wrk_throughput(f"http://127.0.0.1:{args.port}", token, args.load_seconds, tmp)
         finally:
             proc.terminate()

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     relay_enabled: bool = True
     scheduler_enabled: bool = True
     functions_host_enabled: bool = True
+    # -- Scales the retry intervals the functions declare, in the local host only (tests shorten them).
+    functions_retry_backoff_scale: float = Field(default=1.0, gt=0, le=1)
     # -- Web Push (VAPID). Generated into data_dir in development when unset.
     vapid_public_key: str = ""
     vapid_private_key: SecretStr | None = None

@@ -429,3 +429,35 @@ def test_reminder_missed_while_the_system_was_down_fires_late_on_start(start_gat
     assert back.query("SELECT status, late FROM reminders WHERE task_id = %(t)s", {"t": t["id"]}) == [
         ("delivered", True)
     ]
+
+
+def test_event_failing_every_attempt_is_dead_lettered_after_the_retries(start_gateway: Any, pipeline_mode: str) -> None:
+    gw = start_gateway(pipeline_mode, functions_retry_backoff_scale=0.01)
+    alice = gw.user()
+    # well-formed, but its time cannot be parsed: the handler fails on every attempt
+    bad = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "/test",
+        "type": "todo.audit.append.v1",
+        "time": "yesterday-ish",
+        "userid": alice.user_id,
+        "data": {"action": "task.updated", "task_id": None, "actor": "x", "channel": "api"},
+    }
+    gw.query(
+        "INSERT INTO outbox (event_id, topic, key, type, payload)"
+        " VALUES (%(e)s, 'audit-append', %(k)s, %(ty)s, %(p)s) RETURNING 1",
+        {"e": bad["id"], "k": alice.user_id, "ty": bad["type"], "p": json.dumps(bad)},
+    )
+    t = alice.create(title="after the failing event")
+    letters = wait_until(
+        lambda: gw.query("SELECT payload FROM outbox WHERE topic = 'audit-append.dlq'"), timeout=60, what="the letter"
+    )
+    (letter,) = letters[0]
+    stats = gw.pipeline.host.stats["audit_append"]
+    assert letter["data"]["attempts"] == 6  # the first attempt and the five declared retries
+    assert letter["data"]["event"]["id"] == bad["id"]
+    assert "yesterday-ish" in letter["data"]["error"]
+    assert stats.failures == 5
+    # the consumer carried on: the next event of the same user is in the audit log
+    wait_until(lambda: gw.query("SELECT 1 FROM audit_log WHERE task_id = %(t)s", {"t": t["id"]}), what="carry on")
