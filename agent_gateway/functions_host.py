@@ -37,6 +37,7 @@ from todo_core.settings import Settings
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
+GATHER_S = 0.01  # embedded log: after a wake-up, wait this long for more commits before reading
 
 
 # -- the app's metadata ---------------------------------------------------------------------------
@@ -298,9 +299,10 @@ class EmbeddedSource:
         )
         rows = await cur.fetchall()
         if not rows:
-            # wait for a commit's notification (or poll again after wait_s)
+            # wait for a commit's notification (or poll again after wait_s), then a moment more so
+            # that a burst of commits is read as one batch rather than one query per commit
             async for _ in conn.notifies(timeout=wait_s, stop_after=1):
-                pass
+                await asyncio.sleep(GATHER_S)
             return []
         return [
             Message(

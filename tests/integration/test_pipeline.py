@@ -461,3 +461,45 @@ def test_event_failing_every_attempt_is_dead_lettered_after_the_retries(start_ga
     assert stats.failures == 5
     # the consumer carried on: the next event of the same user is in the audit log
     wait_until(lambda: gw.query("SELECT 1 FROM audit_log WHERE task_id = %(t)s", {"t": t["id"]}), what="carry on")
+
+
+def test_push_subscription_answering_gone_is_removed_and_others_still_get_the_push(
+    start_gateway: Any, push_service: Any
+) -> None:
+    gw = start_gateway("embedded")
+    alice = gw.user()
+    keep = _subscribe_push(alice, push_service)
+    gone = _subscribe_push(alice, push_service)
+    push_service.set_status(gone.endpoint, 410)
+    alice.create(title="ping", reminders=[{"at": (datetime.now(UTC) + timedelta(seconds=1)).isoformat()}])
+    wait_until(lambda: push_service.received, timeout=30, what="the push")
+    wait_until(
+        lambda: (
+            gw.query("SELECT endpoint FROM push_subscriptions WHERE user_id = %(u)s", {"u": alice.user_id})
+            == [(keep.endpoint,)]
+        ),
+        what="the gone subscription removed",
+    )
+    assert [m.endpoint for m in push_service.received] == [keep.endpoint]
+    assert gw.query(
+        "SELECT push_sent_at IS NOT NULL FROM notifications WHERE user_id = %(u)s", {"u": alice.user_id}
+    ) == [(True,)]
+
+
+def test_moving_a_task_moves_its_reminder_timer(start_gateway: Any) -> None:
+    gw = start_gateway("embedded")
+    alice = gw.user()
+    far = datetime.now(UTC) + timedelta(days=2)
+    t = alice.create(title="moved", due_at=far.isoformat(), reminders=[{"offset_minutes": 10}])
+    # the due moves to 10 minutes and 2 seconds from now: the reminder is due in 2 s
+    soon = datetime.now(UTC) + timedelta(minutes=10, seconds=2)
+    r = alice.http.patch(f"/api/v1/tasks/{t['id']}", json={"due_at": soon.isoformat()})
+    assert r.status_code == 200, r.text
+    (fire_at,) = [rm["fire_at"] for rm in r.json()["reminders"]]
+    assert abs(datetime.fromisoformat(fire_at) - (soon - timedelta(minutes=10))) < timedelta(seconds=1)
+    rows = wait_until(
+        lambda: gw.query("SELECT created_at FROM notifications WHERE task_id = %(t)s", {"t": t["id"]}),
+        timeout=30,
+        what="the moved reminder",
+    )
+    assert rows[0][0] >= datetime.fromisoformat(fire_at)
