@@ -364,9 +364,9 @@ class TaskService:
                 "after": after_json,
             },
         )
-        await outbox.append(conn, [task_event, audit_event])
-        # every open tab of the user, on every replica, once the transaction commits
-        await realtime.publish(conn, actor.user_id, _REALTIME_TYPES[action], after_json or before_json or {})
+        # and every open tab of the user, on every replica, hears of it once the transaction commits
+        message = realtime.encode_payload(actor.user_id, _REALTIME_TYPES[action], after_json or before_json or {})
+        await outbox.append(conn, [task_event, audit_event], notify=[(realtime.CHANNEL, message)])
         return task_event.traceparent
 
 

@@ -14,8 +14,11 @@ Conn = AsyncConnection[Any]
 NOTIFY_CHANNEL = "todo_outbox"
 
 
-async def append(conn: Conn, events: Sequence[Event]) -> None:
-    """Write events to the outbox; must run inside the transaction of the state change."""
+async def append(conn: Conn, events: Sequence[Event], *, notify: Sequence[tuple[str, str]] = ()) -> None:
+    """Write events to the outbox; must run inside the transaction of the state change.
+
+    ``notify``: further (channel, payload) notifications sent on commit, in the same statement
+    (the realtime message of a command rides along instead of costing a round trip of its own)."""
     if not events:
         return
     # one multi-row INSERT: a single round trip (executemany would add a pipeline sync)
@@ -30,8 +33,11 @@ async def append(conn: Conn, events: Sequence[Event]) -> None:
             f"payload{i}": Jsonb(e.envelope()),
         }
     # ... and, on commit, a wake-up for the relay and the embedded consumers (they poll as a fallback)
+    extra = "".join(f", pg_notify(%(nc{i})s, %(np{i})s)" for i in range(len(notify)))
+    for i, (channel, payload) in enumerate(notify):
+        params |= {f"nc{i}": channel, f"np{i}": payload}
     await conn.execute(
         f"WITH ins AS (INSERT INTO outbox (event_id, topic, key, type, payload) VALUES {rows} RETURNING 1)"
-        f" SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM (SELECT 1 FROM ins LIMIT 1) s",
+        f" SELECT pg_notify('{NOTIFY_CHANNEL}', ''){extra} FROM (SELECT 1 FROM ins LIMIT 1) s",
         params,
     )
