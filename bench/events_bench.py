@@ -325,7 +325,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--port", type=int, default=8797)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="todo-events-bench-") as tmp_s:
+    with tempfile.TemporaryDirectory(prefix="todo-events-bench-", ignore_cleanup_errors=True) as tmp_s:
         tmp = Path(tmp_s)
         os.environ.setdefault("XDG_RUNTIME_DIR", str(tmp))
         url = start_database(tmp)
