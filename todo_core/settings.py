@@ -9,6 +9,7 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,6 +72,18 @@ class Settings(BaseSettings):
     vapid_public_key: str = ""
     vapid_private_key: SecretStr | None = None
     vapid_subject: str = "mailto:admin@todo-cloud.local"
+    # -- Chat agent. No API key means offline mode: a deterministic interpreter stands in for the model.
+    llm_provider: Literal["openai", "azure"] = "openai"
+    openai_api_key: SecretStr | None = None
+    # -- OpenAI-compatible endpoint (empty: the provider's default); the model speaks the Responses API.
+    openai_base_url: str = ""
+    openai_model: str = "gpt-4.1-mini"
+    # -- Azure OpenAI (llm_provider=azure): the key is openai_api_key; the deployment is called by Chat Completions.
+    azure_openai_endpoint: str = ""
+    azure_openai_api_version: str = "2024-10-21"
+    azure_openai_deployment: str = ""
+    # -- Cluster mode: the Dapr state store holding the chat agent's conversation memory.
+    dapr_state_store: str = "statestore"
     host: str = "127.0.0.1"
     port: int = 8000
     # -- HTTP worker processes of the run command (each has its own connection pool).
