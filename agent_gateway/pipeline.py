@@ -74,6 +74,29 @@ class Pipeline:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
+async def _prune_loop(runtime: Runtime, *, embedded: bool, stop: asyncio.Event, every: float = 600.0) -> None:
+    """Keeps the outbox from growing without bound (several replicas may run it: deletes are idempotent)."""
+    from todo_core.store import outbox
+
+    while not stop.is_set():
+        try:
+            async with runtime.pool.connection() as conn:
+                while (
+                    n := await outbox.prune(
+                        conn, older_than_hours=runtime.settings.outbox_retention_hours, embedded=embedded
+                    )
+                ) > 0:
+                    await conn.commit()
+                    log.info("outbox pruned", extra={"rows": n})
+                await conn.commit()
+        except Exception:
+            log.exception("outbox pruning failed; will try again")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        except TimeoutError:
+            pass
+
+
 def mode_of(runtime: Runtime) -> str:
     s = runtime.settings
     if s.dapr_enabled:
@@ -147,6 +170,7 @@ async def pipeline_component(app: FastAPI, runtime: Runtime) -> AsyncIterator[Pi
         )
         pipe.tasks.append(asyncio.create_task(pipe.host.run(stop), name="functions-host"))
 
+    pipe.tasks.append(asyncio.create_task(_prune_loop(runtime, embedded=mode == "embedded", stop=stop), name="pruner"))
     app.state.pipeline = pipe
     _register_collector()
     _LIVE.add(pipe)

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     relay_enabled: bool = True
     scheduler_enabled: bool = True
     functions_host_enabled: bool = True
+    # -- Outbox rows that have done their work are deleted after this many hours (dead letters are kept).
+    outbox_retention_hours: float = Field(default=72, gt=0)
     # -- Scales the retry intervals the functions declare, in the local host only (tests shorten them).
     functions_retry_backoff_scale: float = Field(default=1.0, gt=0, le=1)
     # -- Web Push (VAPID). Generated into data_dir in development when unset.

@@ -503,3 +503,51 @@ def test_moving_a_task_moves_its_reminder_timer(start_gateway: Any) -> None:
         what="the moved reminder",
     )
     assert rows[0][0] >= datetime.fromisoformat(fire_at)
+
+
+def test_outbox_rows_that_did_their_work_are_pruned_and_dead_letters_kept(gateway: Gateway) -> None:
+    from todo_core.store import outbox
+
+    alice = gateway.user()
+    t = alice.create(title="prune me")
+    wait_until(lambda: gateway.query("SELECT 1 FROM audit_log WHERE task_id = %(t)s", {"t": t["id"]}), what="audit")
+    if gateway.settings.kafka_bootstrap_servers:
+        wait_until(
+            lambda: gateway.query("SELECT count(*) FROM outbox WHERE published_at IS NULL") == [(0,)],
+            what="published",
+        )
+    else:
+        wait_until(
+            lambda: gateway.query(
+                "SELECT 1 FROM consumer_offsets c JOIN outbox o"
+                " ON o.topic = c.topic AND o.type = 'todo.task.created.v1'"
+                " WHERE (c.position_tx, c.position) >= (o.tx_id, o.id)"
+            ),
+            what="consumed",
+        )
+    letter = str(uuid.uuid4())
+    gateway.query(
+        "INSERT INTO outbox (event_id, topic, key, type, payload) VALUES (%(e)s, 'audit-append.dlq', 'k', 'x', '{}')"
+        " RETURNING 1",
+        {"e": letter},
+    )
+    fresh = alice.create(title="too young to prune")
+    gateway.query(
+        "UPDATE outbox SET created_at = now() - interval '100 hours' WHERE payload->'data'->'task'->>'id' = %(t)s"
+        " OR payload->'data'->>'task_id' = %(t)s OR event_id = %(e)s RETURNING 1",
+        {"t": t["id"], "e": letter},
+    )
+
+    async def run() -> int:
+        async with await psycopg.AsyncConnection.connect(gateway.pg_url, autocommit=True) as conn:
+            embedded = not gateway.settings.kafka_bootstrap_servers
+            return await outbox.prune(conn, older_than_hours=72, embedded=embedded)
+
+    import asyncio
+
+    assert asyncio.run(run()) == 2  # the task event and the audit event of the old create
+    left = gateway.query("SELECT topic FROM outbox WHERE created_at < now() - interval '72 hours'")
+    assert left == [("audit-append.dlq",)]
+    assert gateway.query(
+        "SELECT count(*) FROM outbox WHERE payload->'data'->'task'->>'id' = %(t)s", {"t": fresh["id"]}
+    ) == [(1,)]

@@ -41,3 +41,25 @@ async def append(conn: Conn, events: Sequence[Event], *, notify: Sequence[tuple[
         f" SELECT pg_notify('{NOTIFY_CHANNEL}', ''){extra} FROM (SELECT 1 FROM ins LIMIT 1) s",
         params,
     )
+
+
+async def prune(conn: Conn, *, older_than_hours: float, embedded: bool, batch: int = 5000) -> int:
+    """Delete outbox rows that have done their work and are older than the retention.
+
+    Kafka/cluster modes: published rows. Embedded mode (the outbox is the log): rows every consumer
+    group of their topic has passed. Dead letters (``*.dlq``) are kept for operators."""
+    if embedded:
+        done = (
+            "NOT EXISTS (SELECT 1 FROM consumer_offsets c WHERE c.topic = o.topic"
+            " AND (c.position_tx, c.position) < (o.tx_id, o.id))"
+            " AND EXISTS (SELECT 1 FROM consumer_offsets c WHERE c.topic = o.topic)"
+        )
+    else:
+        done = "o.published_at IS NOT NULL"
+    cur = await conn.execute(
+        "DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox o"
+        f" WHERE o.created_at < now() - make_interval(secs => %(secs)s) AND o.topic NOT LIKE '%%.dlq' AND {done}"
+        " ORDER BY o.id LIMIT %(n)s)",
+        {"secs": older_than_hours * 3600, "n": batch},
+    )
+    return cur.rowcount
