@@ -1,5 +1,6 @@
 """Operator commands.
 
+    python -m todo_core.ops migrate                          # apply pending SQL migrations (Helm hook Job)
     python -m todo_core.ops verify-audit [--user UUID]      # exit 1 when a chain is broken
     python -m todo_core.ops replay-dlq TOPIC.dlq [--limit N] # put dead letters back on their topic
 
@@ -69,6 +70,7 @@ async def replay_dlq(conninfo: str, dlq_topic: str, *, limit: int = 1000) -> int
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m todo_core.ops", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply pending SQL migrations")
     v = sub.add_parser("verify-audit", help="verify the hash chain of the audit log")
     v.add_argument("--user", type=UUID)
     r = sub.add_parser("replay-dlq", help="replay the events of a dead-letter topic")
@@ -79,6 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not conninfo:
         sys.stderr.write("DATABASE_URL is required\n")
         return 2
+    if args.command == "migrate":
+        from todo_core.store.db import migrate
+
+        applied = migrate(conninfo)
+        sys.stdout.write(f"{len(applied)} migrations applied: {', '.join(applied) or 'none pending'}\n")
+        return 0
     if args.command == "verify-audit":
         reports = asyncio.run(verify_audit(conninfo, args.user))
         broken = [r for r in reports if not r.ok]
