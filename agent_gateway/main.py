@@ -2,14 +2,15 @@
 
 Beside the API it runs, for the app's lifetime, background components (each an async context
 manager factory taking the app and the runtime): realtime hub, outbox relay, reminder scheduler,
-local functions host, MCP server (``/mcp``, bearer-authenticated; see ``agent_gateway.mcp_server``).
+local functions host, chat runtime (``/api/v1/chat``, ``/chatkit``),
+MCP server (``/mcp``, bearer-authenticated; see ``agent_gateway.mcp_server``).
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from agent_gateway import mcp_server, realtime
+from agent_gateway import chat, chatkit_server, mcp_server, realtime
 from todo_core.api.main import API_PREFIX, Component, create_api
 from todo_core.settings import Settings, get_settings
 
@@ -23,6 +24,7 @@ def gateway_components(settings: Settings) -> list[Component]:
 
         components.append(dapr_scheduler_component)
     components.append(realtime.realtime_component)
+    components.append(chat.chat_component)  # thread store and model client of /chat and /chatkit
     components.append(mcp_server.mcp_component)  # entered last, so it stops first
     return components
 
@@ -33,6 +35,8 @@ def create_app(settings: Settings | None = None, *, serve_task_api: bool = True)
         settings, include_task_api=serve_task_api, title="Todo Cloud", components=gateway_components(settings)
     )
     app.include_router(realtime.router, prefix=API_PREFIX)
+    app.include_router(chat.router, prefix=API_PREFIX)
+    app.include_router(chatkit_server.router)
     mcp_server.mount_mcp(app)
     if settings.dapr_enabled:  # Dapr job callbacks and service invocation, cluster mode only
         from agent_gateway import jobs
