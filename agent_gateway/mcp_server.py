@@ -26,6 +26,7 @@ Choices:
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 from collections.abc import AsyncIterator, Callable
@@ -44,6 +45,7 @@ from mcp_types import ToolAnnotations
 from pydantic import ConfigDict, ValidationError
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.responses import JSONResponse
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent_gateway.mcp_tools import DESTRUCTIVE, READ_ONLY, TOOL_NAMES, TodoTools, arguments_message
@@ -155,9 +157,8 @@ def tool_schema_tokens() -> int:
     """Tokens the tool schemas cost per model turn: tiktoken's o200k_base when installed, else chars / 4."""
     text = json.dumps(tool_schemas(), separators=(",", ":"))
     try:
-        import tiktoken
-
-        return len(tiktoken.get_encoding("o200k_base").encode(text))
+        encoding = importlib.import_module("tiktoken").get_encoding("o200k_base")
+        return len(encoding.encode(text))
     except Exception:  # not installed, or no encoding file offline
         return round(len(text) / 4)
 
@@ -210,7 +211,7 @@ def mount_mcp(app: FastAPI, path: str = MCP_PATH) -> MCPEndpoint:
     """Serve MCP at ``path`` of the app (all methods); run it with ``mcp_component``."""
     endpoint = MCPEndpoint(path)
     app.state.mcp = endpoint
-    app.add_route(path, endpoint, include_in_schema=False)
+    app.router.routes.append(Route(path, endpoint, include_in_schema=False))  # every method, an ASGI app
     return endpoint
 
 

@@ -59,7 +59,7 @@ async def connect(api_url: str, token: str, *, mode: str = "auto") -> AsyncItera
     headers = {"Authorization": f"Bearer {token}"}
     async with (
         httpx2.AsyncClient(headers=headers, timeout=30) as http,
-        Client(streamable_http_client(f"{api_url}/mcp", http_client=http), mode=mode) as client,  # type: ignore[arg-type]
+        Client(streamable_http_client(f"{api_url}/mcp", http_client=http), mode=mode) as client,
     ):
         yield client
 
@@ -583,14 +583,15 @@ async def test_bob_never_reaches_alices_tasks(api_url: str, alice: UserClient, b
         )
         before = http_task(alice, secret["id"])
         sid = secret["id"]
-        for tool, args in [
+        attempts: list[tuple[str, dict[str, Any]]] = [
             ("get_task", {}),
             ("update_task", {"title": "pwned"}),
             ("update_task", {"clear_recurrence": True, "expected_version": 1}),
             ("complete_task", {}),
             ("reopen_task", {}),
             ("delete_task", {}),
-        ]:
+        ]
+        for tool, args in attempts:
             message = await err(as_bob, tool, task_id=sid, **args)
             assert message == "task not found", (tool, message)
         # the model cannot name another user either: there is no such argument
