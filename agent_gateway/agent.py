@@ -77,9 +77,9 @@ def instructions(wrapper: RunContextWrapper[ChatContext], agent: Agent[ChatConte
 
 def openai_client(settings: Settings) -> AsyncOpenAI | None:
     """The API client the settings ask for; None in offline mode (no API key). Create once, close at shutdown."""
-    if settings.openai_api_key is None:
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+    if not key:
         return None
-    key = settings.openai_api_key.get_secret_value()
     if settings.llm_provider == "azure":
         if not settings.azure_openai_endpoint or not settings.azure_openai_deployment:
             raise ValueError("llm_provider=azure needs AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_DEPLOYMENT")
@@ -107,7 +107,8 @@ def build_model(settings: Settings, client: AsyncOpenAI | None, context: ChatCon
 
 def mode(settings: Settings) -> str:
     """offline | openai | azure — what answers the chat."""
-    return "offline" if settings.openai_api_key is None else settings.llm_provider
+    offline = settings.openai_api_key is None or not settings.openai_api_key.get_secret_value()
+    return "offline" if offline else settings.llm_provider
 
 
 def tool_error(wrapper: RunContextWrapper[Any], error: Exception) -> str:

@@ -227,7 +227,7 @@ def _when(value: Any, timezone: str) -> str:
     return local.strftime("%a %-d %b %Y %H:%M")
 
 
-def _describe(task: dict[str, Any], timezone: str) -> str:
+def _describe(task: dict[str, Any], timezone: str, *, status: bool = True) -> str:
     parts = [f"“{task.get('title', '')}”"]
     if task.get("due_at"):
         parts.append(f"due {_when(task['due_at'], timezone)}")
@@ -241,7 +241,7 @@ def _describe(task: dict[str, Any], timezone: str) -> str:
     reminders = task.get("reminders")
     if isinstance(reminders, list) and reminders:
         parts.append(f"{len(reminders)} reminder{'s' if len(reminders) > 1 else ''}")
-    if task.get("status") == "done":
+    if status and task.get("status") == "done":
         parts.append("done")
     return ", ".join(parts)
 
@@ -295,7 +295,7 @@ def summarize_tool_output(name: str, output: Any, *, timezone: str = "UTC") -> T
         )
     verb = _VERBS.get(name)
     if verb and tasks:
-        text = "\n".join(f"{verb} {_describe(t, timezone)}." for t in tasks)
+        text = "\n".join(f"{verb} {_describe(t, timezone, status=verb == 'Found')}." for t in tasks)
         return ToolSummary(True, text, ids, tasks)
     if verb:  # e.g. delete_task answering {"deleted": true, "id": ...}
         task_id = value.get("id") or value.get("task_id") if isinstance(value, dict) else None
@@ -374,6 +374,8 @@ class OfflineModel(Model):
             return self._first_step(decision, kind)
         if kind == "reference" and len(turn.calls) == 1 and turn.calls[0].name == "list_tasks":
             return self._resolve(decision, turn.calls[0])
+        if kind == "reference" and turn.calls[0].name == "list_tasks":
+            return _Emit(text=self._summary(None, turn.calls[1:]))  # the lookup was a means, not news
         return _Emit(text=self._summary(decision if kind == "plan" else None, turn.calls))
 
     def _first_step(self, decision: Any, kind: str) -> _Emit:
