@@ -10,6 +10,7 @@ from the Helm chart's values files, so that the chart and this rendering are the
     python infra/keda/render.py --values values-aks.yaml # print with the AKS overrides
     python infra/keda/render.py --out infra/keda/scaledobjects.yaml
     python infra/keda/render.py --all [--check]          # (re)write / verify every committed file
+    python infra/keda/render.py --bindings               # the bindings it read, as JSON
 
 One ScaledObject per Kafka-triggered function: kafka trigger on the function's topic with the
 binding's consumer group (the function name), ``lagThreshold`` from the binding,
@@ -25,9 +26,10 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -234,9 +236,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="write here instead of stdout")
     ap.add_argument("--all", action="store_true", help="write every committed rendering in infra/keda/")
     ap.add_argument("--check", action="store_true", help="with --out/--all: exit 1 when a file is out of date")
+    ap.add_argument("--bindings", action="store_true", help="print the bindings read from the app as JSON")
     args = ap.parse_args(argv)
 
     functions = event_functions()
+    if args.bindings:
+        sys.stdout.write(json.dumps([asdict(f) for f in functions], indent=2) + "\n")
+        return 0
     targets: list[tuple[Path | None, list[str]]]
     if args.all:
         targets = [(HERE / name, files) for name, files in PROFILES.items()]

@@ -62,7 +62,7 @@ Image reference. Call with (dict "root" $ "image" .Values.gateway.image).
 */}}
 {{- define "todo-cloud.image" -}}
 {{- $registry := default .root.Values.global.imageRegistry .image.registry }}
-{{- $tag := .image.tag | default .root.Values.global.imageTag | default .root.Chart.AppVersion }}
+{{- $tag := .image.tag | default .root.Values.global.imageTag | default .root.Chart.AppVersion | toString }}
 {{- if $registry }}
 {{- printf "%s/%s:%s" $registry .image.repository $tag }}
 {{- else }}
