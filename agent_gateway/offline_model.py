@@ -24,7 +24,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, cast
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -53,6 +53,10 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 
+from todo_core import nlp
+from todo_core.domain.recurrence import Recurrence, describe
+from todo_core.nlp.intents import Action
+
 MODEL_NAME = "todo-offline"
 LIST_LIMIT = 10  # how many tasks a summary shows, and how many candidates a reference lists
 
@@ -70,19 +74,15 @@ class Interpreter(Protocol):
 
 
 class _NlpModule:
-    """``todo_core.nlp`` itself (imported on first use)."""
+    """``todo_core.nlp`` itself."""
 
     def interpret(self, text: str, *, now: datetime, timezone: str) -> Any:
-        from todo_core import nlp
-
         return nlp.interpret(text, now=now, timezone=timezone)
 
     def resolve_reference(
         self, action: str, reference: str, changes: dict[str, Any], matches: list[dict[str, Any]]
     ) -> Any:
-        from todo_core import nlp
-
-        return nlp.resolve_reference(action, reference, changes, matches)
+        return nlp.resolve_reference(cast(Action, action), reference, changes, matches)
 
 
 def _kind(decision: Any) -> str:
@@ -233,7 +233,10 @@ def _describe(task: dict[str, Any], timezone: str, *, status: bool = True) -> st
         parts.append(f"due {_when(task['due_at'], timezone)}")
     recurrence = task.get("recurrence")
     if isinstance(recurrence, dict) and recurrence.get("rrule"):
-        parts.append(f"repeats ({recurrence['rrule']})")
+        anchor: Literal["schedule", "completion"] = (
+            "completion" if recurrence.get("anchor") == "completion" else "schedule"
+        )
+        parts.append(describe(Recurrence(str(recurrence["rrule"]), anchor)))
     if task.get("priority") not in (None, "none"):
         parts.append(f"{task['priority']} priority")
     if task.get("tags"):
@@ -246,6 +249,7 @@ def _describe(task: dict[str, Any], timezone: str, *, status: bool = True) -> st
     return ", ".join(parts)
 
 
+_READS = frozenset({"list_tasks", "list_tags", "list_notifications"})
 _VERBS = {
     "add_task": "Added",
     "update_task": "Updated",
@@ -254,6 +258,16 @@ _VERBS = {
     "delete_task": "Deleted",
     "get_task": "Found",
 }
+
+
+def _verb_line(verb: str, task: dict[str, Any], timezone: str) -> str:
+    if verb in ("Added", "Updated", "Found"):
+        return f"{verb} {_describe(task, timezone, status=verb == 'Found')}."
+    line = f"{verb} “{task.get('title', '')}”."
+    recurrence = task.get("recurrence")
+    if verb == "Completed" and isinstance(recurrence, dict) and recurrence.get("next_due_at"):
+        line += f" The next one is due {_when(recurrence['next_due_at'], timezone)}."
+    return line
 
 
 def summarize_tool_output(name: str, output: Any, *, timezone: str = "UTC") -> ToolSummary:
@@ -295,7 +309,7 @@ def summarize_tool_output(name: str, output: Any, *, timezone: str = "UTC") -> T
         )
     verb = _VERBS.get(name)
     if verb and tasks:
-        text = "\n".join(f"{verb} {_describe(t, timezone, status=verb == 'Found')}." for t in tasks)
+        text = "\n".join(_verb_line(verb, t, timezone) for t in tasks)
         return ToolSummary(True, text, ids, tasks)
     if verb:  # e.g. delete_task answering {"deleted": true, "id": ...}
         task_id = value.get("id") or value.get("task_id") if isinstance(value, dict) else None
@@ -306,19 +320,28 @@ def summarize_tool_output(name: str, output: Any, *, timezone: str = "UTC") -> T
 # -- answers to "which one?" --------------------------------------------------------------------
 
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1, "1st": 1, "2nd": 2, "3rd": 3}
-_NEGATIVE = re.compile(r"^\s*(no|nope|cancel|never ?mind|none|stop|don'?t)\b", re.IGNORECASE)
-_ALL = re.compile(r"^\s*(all|both|all of them|every one|yes,? all)\s*[.!]?\s*$", re.IGNORECASE)
+_NEGATIVE = re.compile(r"^\s*(no|nope|cancel|never ?mind|none|neither|stop|don'?t)\b", re.IGNORECASE)
+_ALL = re.compile(r"^\s*(all|both|all of them|every one|yes,? all|yes,? both)\s*[.!]?\s*$", re.IGNORECASE)
+_FILLER = frozenset(
+    "the a an one ones to that this which is it i i'm mean meant please task with of for my on about ok okay yes yeah "
+    "just only do go".split()
+)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w']+", text.lower())
 
 
 def pick_candidates(text: str, candidates: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """The candidates a reply to "which one?" chose; None when the reply is not such an answer."""
-    if not candidates:
+    """The candidates a short reply to "which one?" chose ("2", "the second", "the one to print", "both",
+    "no"); None when the reply is not such an answer (then it is read as a new message)."""
+    words = _words(text)
+    if not candidates or not words or len(words) > 6:
         return None
-    if _NEGATIVE.match(text):
+    if len(words) <= 3 and _NEGATIVE.match(text):
         return []
     if _ALL.match(text):
         return list(candidates)
-    words = re.findall(r"[\w']+", text.lower())
     for word in words:
         if word.isdigit() and 1 <= int(word) <= len(candidates) and len(words) <= 4:
             return [candidates[int(word) - 1]]
@@ -326,17 +349,15 @@ def pick_candidates(text: str, candidates: list[dict[str, Any]]) -> list[dict[st
             index = _ORDINALS[word]
             if index <= len(candidates):
                 return [candidates[index - 1 if index > 0 else -1]]
-    lowered = " ".join(words)
-    titled = [c for c in candidates if lowered and lowered in str(c.get("title", "")).lower()]
-    if len(titled) == 1:
-        return titled
-    exact = [c for c in candidates if str(c.get("title", "")).lower().strip() == lowered]
-    return exact or None
-
-
-def clarify_question(action: str, candidates: list[dict[str, Any]], timezone: str) -> str:
-    lines = [f"{i}. {_describe(t, timezone)}" for i, t in enumerate(candidates[:LIST_LIMIT], 1)]
-    return "\n".join([f"Several tasks match. Which one should I {action}?", *lines])
+    significant = [w for w in words if w not in _FILLER]
+    if not significant:
+        return None
+    titles = [set(_words(str(c.get("title", "")))) for c in candidates]
+    for test in (all, any):  # every word names it, else one word tells it apart
+        hits = [c for c, title in zip(candidates, titles, strict=True) if test(w in title for w in significant)]
+        if len(hits) == 1:
+            return hits
+    return None
 
 
 # -- the model ----------------------------------------------------------------------------------
@@ -368,10 +389,8 @@ class OfflineModel(Model):
         decision = self.interpreter.interpret(turn.text, now=self.now, timezone=self.timezone)
         kind = _kind(decision)
         if not turn.calls:
-            follow_up = self._answer_to_question(turn.text, turns[:-1]) if kind in ("clarify", "unknown") else None
-            if follow_up is not None:
-                return follow_up
-            return self._first_step(decision, kind)
+            follow_up = self._answer_to_question(turn.text, turns[:-1])
+            return follow_up if follow_up is not None else self._first_step(decision, kind)
         if kind == "reference" and len(turn.calls) == 1 and turn.calls[0].name == "list_tasks":
             return self._resolve(decision, turn.calls[0])
         if kind == "reference" and turn.calls[0].name == "list_tasks":
@@ -383,29 +402,36 @@ class OfflineModel(Model):
             calls = [_call_parts(c) for c in decision.calls]
             return _Emit(calls=calls) if calls else _Emit(text=str(decision.reply or "OK."))
         if kind == "reference":
-            return _Emit(calls=[("list_tasks", self._lookup_arguments(decision))])
+            return _Emit(calls=[self._lookup(decision)])
         if kind == "clarify":
             return _Emit(text=str(decision.question))
         return _Emit(text=str(getattr(decision, "reply", "") or "Sorry, I didn't understand that."))
 
     @staticmethod
-    def _lookup_arguments(decision: Any) -> dict[str, Any]:
-        status = {"complete": "open", "reopen": "done"}.get(str(decision.action), "all")
-        return {"query": str(decision.reference), "status": status, "limit": LIST_LIMIT}
+    def _lookup(decision: Any) -> tuple[str, dict[str, Any]]:
+        """The search for the tasks a reference may mean (the interpreter's own, when it has one)."""
+        if hasattr(decision, "search_call"):
+            name, arguments = _call_parts(decision.search_call())
+            return name, {**arguments, "limit": LIST_LIMIT}
+        status = "done" if str(decision.action) == "reopen" else "open"
+        return "list_tasks", {"query": str(decision.reference), "status": status, "limit": LIST_LIMIT}
+
+    def _resolve_on(self, decision: Any, matches: list[dict[str, Any]]) -> Any:
+        if hasattr(decision, "resolve"):
+            return decision.resolve(matches)
+        return self.interpreter.resolve_reference(
+            str(decision.action), str(decision.reference), dict(decision.changes or {}), matches
+        )
 
     def _resolve(self, decision: Any, lookup: _Call) -> _Emit:
         ok, value = parse_tool_output(lookup.output)
         if not ok:
             return _Emit(text=f"I couldn't look that up: {value}")
         matches = _tasks_in(value)
-        result = self.interpreter.resolve_reference(
-            str(decision.action), str(decision.reference), dict(decision.changes or {}), matches
-        )
+        result = self._resolve_on(decision, matches)
         if _kind(result) == "plan":
             calls = [_call_parts(c) for c in result.calls]
             return _Emit(calls=calls) if calls else _Emit(text=str(result.reply or "Nothing to do."))
-        if len(matches) > 1 and _kind(result) == "clarify":
-            return _Emit(text=clarify_question(str(decision.action), matches, self.timezone))
         return _Emit(text=str(getattr(result, "question", None) or getattr(result, "reply", "")))
 
     def _answer_to_question(self, text: str, earlier: list[_Turn]) -> _Emit | None:
@@ -427,18 +453,20 @@ class OfflineModel(Model):
             return _Emit(text="OK, I left your tasks as they are.")
         calls: list[tuple[str, dict[str, Any]]] = []
         for task in chosen:
-            result = self.interpreter.resolve_reference(
-                str(asked.action), str(asked.reference), dict(asked.changes or {}), [task]
-            )
+            result = self._resolve_on(asked, [task])
             if _kind(result) == "plan":
                 calls.extend(_call_parts(c) for c in result.calls)
         return _Emit(calls=calls) if calls else None
 
     def _summary(self, plan: Any, calls: Sequence[_Call]) -> str:
         """The final answer: what each call did, from its result (never from text inside tasks)."""
-        lines = [summarize_tool_output(c.name, c.output, timezone=self.timezone).text for c in calls if c.has_output]
-        text = "\n".join(line for line in lines if line)
-        return text or str(getattr(plan, "reply", "") or "Done.")
+        done = [c for c in calls if c.has_output]
+        summaries = [summarize_tool_output(c.name, c.output, timezone=self.timezone) for c in done]
+        reply = str(getattr(plan, "reply", "") or "")
+        if reply and len(done) == 1 and done[0].name in _READS and summaries[0].ok and summaries[0].task_ids:
+            return "\n".join([reply, *summaries[0].text.splitlines()[1:]])  # "Here are your ... tasks." + list
+        text = "\n".join(s.text for s in summaries if s.text)
+        return text or reply or "Done."
 
     # -- the Model interface --------------------------------------------------------------------
 

@@ -205,7 +205,7 @@ async def measure_mcp(base: str, token: str, samples: int) -> None:
                 t0 = time.perf_counter()
                 result = await server.call_tool(tool, args)
                 calls[name].append((time.perf_counter() - t0) * 1000)
-                if result.isError:
+                if result.is_error:
                     raise RuntimeError(f"{tool} failed: {result.content}")
     print("MCP over real HTTP (Agents SDK MCPServerStreamableHttp -> /mcp, bearer token):")
     print(row("connect + initialize + list_tools", connect))
@@ -214,7 +214,23 @@ async def measure_mcp(base: str, token: str, samples: int) -> None:
 
 
 def measure_offline(base: str, token: str, samples: int) -> None:
-    turns: dict[str, list[float]] = {"query: show my tasks": [], "add: ... tomorrow at 9": [], "done with <title>": []}
+    turns: dict[str, list[float]] = {
+        "query: show my tasks": [],
+        "add: water plant <w> tomorrow at 9": [],
+        "done with water plant <w>": [],
+    }
+    # distinct made-up words, so that each "done with ..." names exactly one task
+    words = [
+        f"{a}{b}{c}"
+        for a in ("ka", "lo", "mi", "nu", "ro", "su")
+        for b in ("be", "di", "fo", "gu")
+        for c in ("x", "z", "q", "w", "v")
+    ]
+    words = (
+        words[:samples]
+        if samples <= len(words)
+        else [f"{w}{n}" for n in range(samples // len(words) + 1) for w in words]
+    )
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
         chat_turn(c, "show my tasks")  # warm-up
         for i in range(samples):
@@ -222,13 +238,15 @@ def measure_offline(base: str, token: str, samples: int) -> None:
             chat_turn(c, "show my tasks")
             turns["query: show my tasks"].append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
-            events = chat_turn(c, f"add water plant number {i} tomorrow at 9")
-            turns["add: ... tomorrow at 9"].append((time.perf_counter() - t0) * 1000)
+            events = chat_turn(c, f"add water plant {words[i]} tomorrow at 9")
+            turns["add: water plant <w> tomorrow at 9"].append((time.perf_counter() - t0) * 1000)
             if not any(n == "tool_result" and d["ok"] for n, d in events):
                 raise RuntimeError(f"add did not run: {events}")
             t0 = time.perf_counter()
-            events = chat_turn(c, f"done with water plant number {i}")
-            turns["done with <title>"].append((time.perf_counter() - t0) * 1000)
+            events = chat_turn(c, f"done with water plant {words[i]}")
+            turns["done with water plant <w>"].append((time.perf_counter() - t0) * 1000)
+            if [d["name"] for n, d in events if n == "tool_call"] != ["list_tasks", "complete_task"]:
+                raise RuntimeError(f"done did not complete one task: {events[-1]}")
     print("Offline chat turns (POST /api/v1/chat to the end of the SSE stream; interpreter + MCP + session):")
     for name, ms in turns.items():
         print(row(name, ms))
