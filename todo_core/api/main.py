@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from todo_core.api import errors
-from todo_core.api.routes import auth, notifications, tasks
+from todo_core.api.routes import auth, notifications, parse, tasks
 from todo_core.api.runtime import Runtime, open_runtime
 from todo_core.settings import Settings, get_settings
 
@@ -25,6 +25,7 @@ def api_router() -> APIRouter:
     router.include_router(auth.router)
     router.include_router(tasks.router)
     router.include_router(notifications.router)
+    router.include_router(parse.router)
     return router
 
 
