@@ -18,25 +18,13 @@ without it, and the tests speak the protocol directly.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from agents import Agent, RunContextWrapper, RunHooks, Tool
-from chatkit.agents import AgentContext, stream_agent_response
-from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
-from chatkit.store import NotFoundError, Store
-from chatkit.types import (
-    Attachment,
-    ChatKitReq,
-    CustomTask,
-    Page,
-    ThreadItem,
-    ThreadMetadata,
-    ThreadStreamEvent,
-    UserMessageItem,
-)
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter, ValidationError
@@ -47,6 +35,22 @@ from agent_gateway.chat_store import ChatStore, thread_cursor, thread_title
 from agent_gateway.offline_model import summarize_tool_output
 from todo_core.api.deps import CurrentUser
 from todo_core.api.errors import ApiError
+
+with warnings.catch_warnings():  # openai-chatkit warns about its own widget classes when it is imported
+    warnings.filterwarnings("ignore", "Direct usage of named widget classes", DeprecationWarning)
+    from chatkit.agents import AgentContext, stream_agent_response
+    from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
+    from chatkit.store import NotFoundError, Store
+    from chatkit.types import (
+        Attachment,
+        ChatKitReq,
+        CustomTask,
+        Page,
+        ThreadItem,
+        ThreadMetadata,
+        ThreadStreamEvent,
+        UserMessageItem,
+    )
 
 log = logging.getLogger(__name__)
 
