@@ -34,8 +34,11 @@ _context_lock = asyncio.Lock()
 
 
 def trigger_args(function_name: str, topic: str) -> dict[str, Any]:
-    """Kafka trigger arguments: consumer group = function name, batches (cardinality MANY)."""
+    """Kafka trigger arguments: consumer group = function name, batches (cardinality MANY).
+    ``KafkaSslCaLocation`` (a mounted CA file, e.g. Strimzi's cluster CA on AKS) is passed when set."""
+    extra = {"ssl_ca_location": os.environ["KafkaSslCaLocation"]} if os.environ.get("KafkaSslCaLocation") else {}
     return {
+        **extra,
         "arg_name": "events",
         "topic": topic,
         "broker_list": "KafkaBrokers",
