@@ -22,11 +22,13 @@ with the caller's bearer token; the turn's memory is the thread's session (``Cha
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 from uuid import UUID
@@ -70,6 +72,16 @@ class ChatRuntime:
     mcp_url: str | None = None
     # -- tests and benchmarks may put their own model in (e.g. agents.testing.ScriptedModel)
     model_factory: Callable[[ChatContext], Model] | None = None
+    # -- one turn at a time per thread in this process, so two turns never interleave a thread's memory
+    _turn_locks: weakref.WeakValueDictionary[UUID, asyncio.Lock] = field(
+        default_factory=weakref.WeakValueDictionary, repr=False
+    )
+
+    def turn_lock(self, thread_id: UUID) -> asyncio.Lock:
+        lock = self._turn_locks.get(thread_id)
+        if lock is None:
+            lock = self._turn_locks[thread_id] = asyncio.Lock()
+        return lock
 
     def model(self, context: ChatContext) -> Model:
         if self.model_factory is not None:
@@ -145,24 +157,25 @@ async def start_turn(
 ) -> AsyncIterator[RunResultStreaming]:
     """Run the agent on ``message`` in the thread's session; yields the streaming result.
 
-    Enter and leave it in one task (the MCP connection lives in it)."""
+    Enter and leave it in one task (the MCP connection lives in it). Turns of one thread wait for each other."""
     timezone = (await chat.accounts.get(user_id)).timezone
-    context = ChatContext(user_id=user_id, timezone=timezone, now=datetime.now(UTC), thread_id=thread_id)
     session = chat.store.session(user_id, thread_id)
-    async with open_agent(chat.model(context), mcp_url=mcp_url, access_token=token) as agent:
-        result = Runner.run_streamed(
-            agent,
-            message,
-            context=context,
-            session=session,
-            run_config=run_config(),
-            max_turns=MAX_TURNS,
-            hooks=hooks,
-        )
-        try:
-            yield result
-        finally:
-            result.cancel()
+    async with chat.turn_lock(thread_id):
+        context = ChatContext(user_id=user_id, timezone=timezone, now=datetime.now(UTC), thread_id=thread_id)
+        async with open_agent(chat.model(context), mcp_url=mcp_url, access_token=token) as agent:
+            result = Runner.run_streamed(
+                agent,
+                message,
+                context=context,
+                session=session,
+                run_config=run_config(),
+                max_turns=MAX_TURNS,
+                hooks=hooks,
+            )
+            try:
+                yield result
+            finally:
+                result.cancel()
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:
@@ -227,7 +240,11 @@ async def turn_events(
             final = str(result.final_output or "")
     except Exception as exc:
         code, text = _error_of(exc)
-        log.warning("chat turn failed", extra={"thread_id": str(thread.id), "code": code, "error": type(exc).__name__})
+        log.warning(
+            "chat turn failed",
+            extra={"thread_id": str(thread.id), "code": code, "error": type(exc).__name__},
+            exc_info=code == "internal_error",  # a bug: keep the traceback (it holds no token)
+        )
         yield sse("error", {"code": code, "message": text})
         return
     await chat.store.touch(user_id, thread.id)

@@ -294,6 +294,30 @@ def test_a_thread_remembers_earlier_turns(openai_url: str, fake_openai: FakeOpen
     assert "Hello! What should I add?" in json.dumps(sent.body["input"])
 
 
+def test_turns_of_one_thread_do_not_interleave(openai_url: str, fake_openai: FakeOpenAI) -> None:
+    alice = register(openai_url)
+    fake_openai.script([say("first answer")])
+    thread_id = chat(alice, "first")[0][1]["thread_id"]
+    fake_openai.script([say("answer A")], [say("answer B")])
+    finals: dict[str, str] = {}
+
+    def turn(message: str) -> None:
+        finals[message] = final(chat(alice, message, thread_id))
+
+    workers = [threading.Thread(target=turn, args=(m,)) for m in ("A", "B")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    assert sorted(finals.values()) == ["answer A", "answer B"]
+    messages = alice.http.get(f"{API}/chat/threads/{thread_id}").json()["messages"]
+    pairs = [(m["role"], m["text"]) for m in messages]
+    assert pairs[:2] == [("user", "first"), ("assistant", "first answer")]
+    # each later question is followed by its own answer, never by the other question
+    assert pairs[2][0] == "user" and pairs[3] == ("assistant", finals[pairs[2][1]])
+    assert pairs[4][0] == "user" and pairs[5] == ("assistant", finals[pairs[4][1]])
+
+
 def test_azure_openai_deployment_over_chat_completions(azure_url: str, fake_openai: FakeOpenAI) -> None:
     alice = register(azure_url, "America/New_York")
     task = alice.create(title="Call the dentist")
