@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from agents.testing import ScriptedModel, assistant_message, function_call
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -401,6 +402,48 @@ def test_a_model_passing_another_users_ids_never_reads_or_changes_their_data(
     assert [(x["action"], x["channel"]) for x in trail] == [("task.created", "api")]
     fill_audit(pg_url, alice.user_id)
     assert all(x["channel"] != "mcp" for x in alice.http.get(f"{API}/audit").json()["items"])
+
+
+@pytest.fixture(scope="module")
+def scripted_gateway(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+    """A gateway whose chat model tests set (``app.state.chat.model_factory``), e.g. to ``ScriptedModel``."""
+    app = create_app(make_settings(pg_url, tmp_path_factory.mktemp("chat-scripted"), **QUIET, openai_api_key=None))
+    with ServerThread(app, free_port()) as server:
+        yield server.url, app
+        app.state.chat.model_factory = None
+
+
+def test_scripted_model_with_another_users_id_gets_not_found_and_the_context_is_the_callers(
+    scripted_gateway: tuple[str, Any],
+) -> None:
+    url, app = scripted_gateway
+    alice = register(url, "Asia/Tokyo")
+    bob = register(url)
+    bobs = bob.create(title="Bob's dentist")
+    model = ScriptedModel(
+        [
+            [function_call("complete_task", {"task_id": bobs["id"]}, call_id="c1")],
+            [function_call("get_task", {"task_id": bobs["id"], "user_id": bob.user_id}, call_id="c2")],
+            [assistant_message("Could not do that.")],
+        ]
+    )
+    contexts: list[Any] = []
+
+    def factory(context: Any) -> ScriptedModel:
+        contexts.append(context)
+        return model
+
+    app.state.chat.model_factory = factory
+    events = chat(alice, "complete bob's dentist")
+    assert final(events) == "Could not do that."
+    model.assert_complete()
+    assert [r["ok"] for r in of(events, "tool_result")] == [False, False]
+    [context] = contexts
+    assert (str(context.user_id), context.timezone) == (alice.user_id, "Asia/Tokyo")
+    first = model.first_call
+    assert first is not None and "Asia/Tokyo" in (first.system_instructions or "")
+    assert {t.name for t in first.tools} == CONTRACT_TOOLS
+    assert bob.http.get(f"{API}/tasks/{bobs['id']}").json()["status"] == "open"
 
 
 def test_one_user_never_sees_another_users_threads(openai_url: str, fake_openai: FakeOpenAI) -> None:
