@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     # -- HTTP worker processes of the run command (each has its own connection pool).
     workers: int = Field(default=1, ge=1, le=16)
     log_level: str = "INFO"
+    # -- Azure Monitor through OpenTelemetry (todo_core.observability): on when the Application Insights
+    # connection string is set, unless OTEL_ENABLED=false; needs the optional azure-monitor-opentelemetry.
+    applicationinsights_connection_string: SecretStr | None = None
+    otel_enabled: bool | None = None
+    otel_service_name: str = "todo-cloud"
 
     @model_validator(mode="after")
     def _reject_placeholders(self) -> Settings:

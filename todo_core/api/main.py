@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from todo_core.api import errors
 from todo_core.api.routes import auth, notifications, parse, tasks
 from todo_core.api.runtime import Runtime, open_runtime
+from todo_core.observability import install_request_metrics, instrument_app, setup_telemetry
 from todo_core.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -65,6 +66,7 @@ def create_api(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        setup_telemetry(settings)  # before the pool and clients exist, so they are traced (off by default)
         async with (
             open_runtime(settings, run_migrations=settings.migrate_on_start) as runtime,
             AsyncExitStack() as stack,
@@ -76,6 +78,8 @@ def create_api(
 
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
     errors.install(app)
+    install_request_metrics(app)
+    instrument_app(app, settings)
     if include_task_api:
         app.include_router(api_router())
     add_health(app)

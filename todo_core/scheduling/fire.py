@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from todo_core.domain import events as ev
+from todo_core.observability import observe_reminder_lateness
 from todo_core.store import outbox
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ async def fire_reminder(
     async with pool.connection() as conn, conn.transaction():
         fired = await fire_in(conn, reminder_id, now=now, expected_fire_at=expected_fire_at, early=early)
     if fired is not None:
+        observe_reminder_lateness(fired.fire_at, now)
         log.info(
             "reminder fired", extra={"reminder_id": str(reminder_id), "late": fired.late, "fire_at": str(fired.fire_at)}
         )
@@ -128,6 +130,8 @@ async def fire_due(
             f = await fire_in(conn, rid, now=now)
             if f is not None:
                 fired.append(f)
+    for f in fired:  # committed: each fired exactly once
+        observe_reminder_lateness(f.fire_at, now)
     return fired
 
 
