@@ -548,3 +548,50 @@ def test_dapr_components_as_deploy_fills_them_in(toolchain: dict[str, Any], tmp_
     path.write_text(proc.stdout)
     summary = kubeconform(toolchain, path, set())
     assert summary["valid"] == len(docs)
+
+
+# -- Grafana dashboard --------------------------------------------------------------------------------
+
+
+def defined_metrics() -> set[str]:
+    """Series names the app exposes: prometheus_client metrics and collector families in the code."""
+    names: set[str] = set()
+    for path in [*(ROOT / "todo_core").rglob("*.py"), *(ROOT / "agent_gateway").rglob("*.py")]:
+        text = path.read_text()
+        for kind, name in re.findall(r"\b(Counter|Gauge|Histogram|CounterMetricFamily)\(\s*\"(todo_\w+)\"", text):
+            if kind in {"Counter", "CounterMetricFamily"}:
+                names.add(name.removesuffix("_total") + "_total")
+            elif kind == "Histogram":
+                names |= {f"{name}_bucket", f"{name}_count", f"{name}_sum"}
+            else:
+                names.add(name)
+    return names
+
+
+def test_grafana_dashboard_queries_metrics_that_exist() -> None:
+    dash = json.loads((ROOT / "infra/grafana/todo-cloud-dashboard.json").read_text())
+    panels = [p for p in dash["panels"] if p["type"] != "row"]
+    assert len({p["id"] for p in dash["panels"]}) == len(dash["panels"])
+    exprs = [t["expr"] for p in panels for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"\b(todo_\w+)", e)}
+    defined = defined_metrics()
+    assert used - defined == set(), "the dashboard queries metrics the app does not expose"
+    for wanted in (
+        "todo_http_request_duration_seconds_bucket",
+        "todo_reminder_lateness_seconds_bucket",
+        "todo_outbox_backlog",
+        "todo_outbox_oldest_unpublished_age_seconds",
+        "todo_outbox_publish_rate",
+        "todo_outbox_published_total",
+        "todo_function_events_total",
+        "todo_function_failures_total",
+        "todo_reminders_fired_total",
+    ):
+        assert wanted in used, f"no panel shows {wanted}"
+    assert any("keda_scaler_metrics_value" in e for e in exprs) and any("kafka_consumergroup_lag" in e for e in exprs)
+    # the KEDA panels select the ScaledObjects the chart renders (release-prefixed function names)
+    values = yaml.safe_load((ROOT / "infra/helm/todo-cloud/values.yaml").read_text())
+    for fn in values["eventFunctions"]:
+        assert any(fn.replace("_", "-") in e and "keda_scaler" in e for e in exprs), fn
+        assert any(values["eventFunctions"][fn]["consumerGroup"] in e for e in exprs if "kafka_consumergroup" in e)
+    assert all(p["datasource"]["uid"] == "${datasource}" for p in panels)
