@@ -370,14 +370,14 @@ if want secrets; then
   note "Secrets of the release in namespace $NAMESPACE (from Key Vault $vault)"
   set -- "database-url=$(kv_get "$vault" database-url)" "jwt-secret=$(kv_get "$vault" jwt-secret)" \
     "kafka-username=$KAFKA_USER" "kafka-password=$kafka_password"
-  # optional keys (the chart marks them optional): Web Push and the OpenAI key, when Key Vault has them
-  vapid="$(kv_get "$vault" vapid-private-key)"
-  if [ -n "$vapid" ]; then set -- "$@" "vapid-private-key=$vapid"; fi
-  openai="$(kv_get "$vault" openai-api-key)"
-  if [ -n "$openai" ]; then set -- "$@" "openai-api-key=$openai"; fi
+  # optional keys, when Key Vault has them: Web Push, the OpenAI key, Application Insights (docs/deploy.md)
+  for name in vapid-private-key openai-api-key applicationinsights-connection-string; do
+    value="$(kv_get "$vault" "$name")"
+    if [ -n "$value" ]; then set -- "$@" "$name=$value"; fi
+  done
   apply_secret "$NAMESPACE" todo-cloud-secrets Opaque "$@"
   set --
-  unset vapid openai
+  unset value
   apply_secret "$NAMESPACE" dapr-api-token Opaque "token=$(kv_get "$vault" dapr-api-token)"
   apply_secret "$NAMESPACE" dapr-app-token Opaque "token=$(kv_get "$vault" dapr-app-token)"
 
