@@ -551,3 +551,37 @@ def test_outbox_rows_that_did_their_work_are_pruned_and_dead_letters_kept(gatewa
     assert gateway.query(
         "SELECT count(*) FROM outbox WHERE payload->'data'->'task'->>'id' = %(t)s", {"t": fresh["id"]}
     ) == [(1,)]
+
+
+def test_the_request_traceparent_is_carried_into_every_event_of_the_command(start_gateway: Any) -> None:
+    gw = start_gateway("embedded")
+    alice = gw.user()
+    trace_id = uuid.uuid4().hex
+    parent = f"00-{trace_id}-{'1' * 16}-01"
+    r = alice.http.post(
+        "/api/v1/tasks",
+        json={"title": "traced", "due_at": "2026-12-01T09:00:00+01:00", "recurrence": {"rrule": "FREQ=DAILY"}},
+        headers={"traceparent": parent},
+    )
+    assert r.status_code == 201, r.text
+    alice.http.post(f"/api/v1/tasks/{r.json()['id']}/complete", headers={"traceparent": parent}).raise_for_status()
+    # the next occurrence, made by the recurrence_due function, continues the same trace
+    wait_until(
+        lambda: gw.query("SELECT 1 FROM tasks WHERE series_id = %(s)s AND occurrence = 2", {"s": r.json()["id"]}),
+        what="next occurrence",
+    )
+    rows = gw.query(
+        "SELECT type, payload->>'traceparent' FROM outbox WHERE payload->>'userid' = %(u)s", {"u": alice.user_id}
+    )
+    types = {t for t, _ in rows}
+    assert {"todo.task.created.v1", "todo.task.completed.v1", "todo.recurrence.due.v1", "todo.audit.append.v1"} <= types
+    assert all(tp.split("-")[1] == trace_id for _, tp in rows), rows
+    assert all(tp != parent for _, tp in rows)  # each event is a span of its own in that trace
+    # a malformed header starts a fresh trace instead
+    bad = alice.http.post("/api/v1/tasks", json={"title": "untraced"}, headers={"traceparent": "garbage"})
+    (tp,) = gw.query(
+        "SELECT payload->>'traceparent' FROM outbox WHERE type = 'todo.task.created.v1'"
+        " AND payload->'data'->'task'->>'id' = %(t)s",
+        {"t": bad.json()["id"]},
+    )[0]
+    assert tp.split("-")[1] != trace_id

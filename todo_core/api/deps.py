@@ -6,6 +6,7 @@ thread, and four thread hops per request cost more than the work they do.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -38,8 +39,14 @@ async def current_principal(
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
-async def api_actor(user: CurrentUser) -> Actor:
-    return Actor(user_id=user.user_id, channel="api")
+_TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+async def api_actor(user: CurrentUser, request: Request) -> Actor:
+    """The caller, and the request's W3C trace (``traceparent`` header) that its events continue."""
+    header = request.headers.get("traceparent", "").strip().lower()
+    valid = _TRACEPARENT.match(header) and header[3:35] != "0" * 32
+    return Actor(user_id=user.user_id, channel="api", traceparent=header if valid else None)
 
 
 ApiActor = Annotated[Actor, Depends(api_actor)]
