@@ -14,6 +14,7 @@ import {
   validateRRule,
 } from "@/lib/rrule";
 import type { Anchor } from "@/lib/types";
+import { NumberField } from "./NumberField";
 
 export interface RecurrenceBuilderProps {
   value: RecurrenceModel;
@@ -75,16 +76,7 @@ export function RecurrenceBuilder({ value, onChange, anchor, onAnchorChange, due
       {m.freq !== "none" && m.freq !== "custom" && (
         <div className="row">
           <label htmlFor={`${id}-interval`}>Every</label>
-          <input
-            id={`${id}-interval`}
-            type="number"
-            min={1}
-            max={999}
-            inputMode="numeric"
-            value={m.interval}
-            onChange={(e) => set({ interval: Math.max(1, Math.min(999, Number(e.target.value) || 1)) })}
-            className="narrow"
-          />
+          <NumberField id={`${id}-interval`} min={1} max={999} value={m.interval} onChange={(interval) => set({ interval })} className="narrow" />
           <span>{UNIT[m.freq]}(s)</span>
         </div>
       )}
@@ -114,15 +106,7 @@ export function RecurrenceBuilder({ value, onChange, anchor, onAnchorChange, due
             Day of the month
           </label>
           {m.monthlyMode === "day" && (
-            <input
-              type="number"
-              min={1}
-              max={31}
-              aria-label="Day (1–31)"
-              value={m.monthDay}
-              onChange={(e) => set({ monthDay: Math.max(1, Math.min(31, Number(e.target.value) || 1)) })}
-              className="narrow"
-            />
+            <NumberField min={1} max={31} aria-label="Day (1–31)" value={m.monthDay} onChange={(monthDay) => set({ monthDay })} className="narrow" />
           )}
           <label className="radio">
             <input type="radio" name={`${id}-monthly`} checked={m.monthlyMode === "nth"} onChange={() => set({ monthlyMode: "nth" })} />
@@ -185,15 +169,7 @@ export function RecurrenceBuilder({ value, onChange, anchor, onAnchorChange, due
             <option value="count">After a number of times</option>
           </select>
           {m.count !== null && (
-            <input
-              type="number"
-              min={1}
-              max={999}
-              aria-label="Number of times"
-              value={m.count}
-              onChange={(e) => set({ count: Math.max(1, Number(e.target.value) || 1) })}
-              className="narrow"
-            />
+            <NumberField min={1} max={999} aria-label="Number of times" value={m.count} onChange={(count) => set({ count })} className="narrow" />
           )}
         </div>
       )}

@@ -3,6 +3,7 @@
 import { useId } from "react";
 import { type ReminderDraft, type ReminderUnit, reminderKey } from "@/lib/editor";
 import { addDays } from "@/lib/time";
+import { NumberField } from "./NumberField";
 
 export interface RemindersEditorProps {
   value: ReminderDraft[];
@@ -51,14 +52,13 @@ export function RemindersEditor({ value, onChange, dueDate, dueTime, hasDue, tim
             </select>
             {r.kind === "before" ? (
               <>
-                <input
-                  type="number"
+                <NumberField
                   min={0}
                   max={100000}
                   className="narrow"
                   aria-label={`Reminder ${i + 1} amount`}
                   value={r.amount}
-                  onChange={(e) => update(r.key, { amount: Math.max(0, Number(e.target.value) || 0) })}
+                  onChange={(amount) => update(r.key, { amount })}
                 />
                 <select aria-label={`Reminder ${i + 1} unit`} value={r.unit} onChange={(e) => update(r.key, { unit: e.target.value as ReminderUnit })}>
                   <option value="minutes">minutes before</option>

@@ -93,20 +93,16 @@ function parseWall(date: string, time: string): Fields {
 export function wallToInstant(date: string, time: string, tz: string): Date {
   const f = parseWall(date, time);
   const guess = Date.UTC(f.year, f.month - 1, f.day, f.hour, f.minute, f.second);
-  const o1 = offsetMinutes(new Date(guess), tz);
-  let t = guess - o1 * 60000;
-  const o2 = offsetMinutes(new Date(t), tz);
-  if (o2 !== o1) {
-    const alt = guess - o2 * 60000;
-    // the wall time exists with o2: use it; otherwise it is in a gap: keep the shifted guess
-    t = offsetMinutes(new Date(alt), tz) === o2 ? alt : t;
-  }
-  // overlap: an earlier instant with the same wall time?
-  const earlier = t - 3600000;
-  const fe = wallFields(new Date(earlier), tz);
-  if (fe.year === f.year && fe.month === f.month && fe.day === f.day && fe.hour === f.hour && fe.minute === f.minute)
-    return new Date(earlier);
-  return new Date(t);
+  // the offsets in force around that wall time (a transition lies between them, if any)
+  const before = offsetMinutes(new Date(guess - 14 * 3600000), tz);
+  const after = offsetMinutes(new Date(guess + 14 * 3600000), tz);
+  const same = (t: number): boolean => {
+    const w = wallFields(new Date(t), tz);
+    return w.year === f.year && w.month === f.month && w.day === f.day && w.hour === f.hour && w.minute === f.minute && w.second === f.second;
+  };
+  const valid = [...new Set([before, after])].map((o) => guess - o * 60000).filter(same);
+  if (valid.length) return new Date(Math.min(...valid)); // in an overlap the earlier instant
+  return new Date(guess - before * 60000); // in a gap: the old offset, i.e. later by the gap
 }
 
 export function formatOffset(minutes: number): string {
