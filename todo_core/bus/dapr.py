@@ -1,13 +1,16 @@
 """Publish outbox records through the Dapr sidecar's pub/sub HTTP API.
 
 The records already carry a CloudEvents 1.0 envelope, so every event goes out with
-``application/cloudevents+json``: daprd then forwards the envelope as it is (adding only its
-own tracing/routing attributes) instead of wrapping it in a second CloudEvent.
+``application/cloudevents+json`` and ``metadata.rawPayload=true``: daprd puts the envelope on the
+topic byte for byte, as the Kafka publisher does. Without ``rawPayload`` daprd (1.16) does not wrap
+a CloudEvent again, but it adds ``topic``/``pubsubname``/``traceid``/``tracestate`` and, when the
+event has no ``traceid``, overwrites its ``traceparent`` with the span of the publish request, so
+the functions would continue daprd's trace instead of the command's.
 
 Batches use the bulk publish API (``POST /v1.0-alpha1/publish/bulk/{pubsub}/{topic}``, still
 alpha in every Dapr release so far). A sidecar without that route (404/405/501 that is not a
 pub/sub error) makes the publisher fall back, for good, to one
-``POST /v1.0/publish/{pubsub}/{topic}?metadata.partitionKey=<key>`` per record.
+``POST /v1.0/publish/{pubsub}/{topic}?metadata.partitionKey=<key>&metadata.rawPayload=true`` per record.
 
 Ordering. Dapr documents that a bulk request does not guarantee the order of its entries, and a
 bulk answer can fail an early entry while a later one of the same key went through. So one
@@ -32,6 +35,7 @@ from todo_core.bus.base import CLOUDEVENTS_CONTENT_TYPE, OutboxRecord, Publisher
 log = logging.getLogger(__name__)
 
 BULK_UNAVAILABLE_STATUSES = frozenset({404, 405, 501})
+RAW_PAYLOAD = {"metadata.rawPayload": "true"}  # the envelope as written: no fields added or replaced by daprd
 _REASON_BODY_CHARS = 300
 
 
@@ -115,7 +119,7 @@ class DaprPublisher:
         body = json.dumps(entries, separators=(",", ":"), ensure_ascii=False).encode()
         headers = {**self._headers, "Content-Type": "application/json"}
         try:
-            resp = await self._client.post(url, content=body, headers=headers)
+            resp = await self._client.post(url, content=body, headers=headers, params=RAW_PAYLOAD)
         except httpx.HTTPError as exc:
             reason = f"dapr bulk publish to {topic!r} failed: {type(exc).__name__}: {exc}"
             return dict.fromkeys((r.id for r in records), reason)
@@ -140,7 +144,7 @@ class DaprPublisher:
         for r in records:
             try:
                 resp = await self._client.post(
-                    url, content=r.value(), headers=headers, params={"metadata.partitionKey": r.key}
+                    url, content=r.value(), headers=headers, params={**RAW_PAYLOAD, "metadata.partitionKey": r.key}
                 )
             except httpx.HTTPError as exc:
                 outcome[r.id] = f"dapr publish to {topic!r} failed: {type(exc).__name__}: {exc}"
