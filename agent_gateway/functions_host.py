@@ -455,7 +455,14 @@ async def serve(settings: Settings, only: Sequence[str] = ()) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    install_context(ConsumerContext(pool=pool, settings=settings, tasks=TaskService(pool)))
+    ctx = ConsumerContext(pool=pool, settings=settings, tasks=TaskService(pool))
+    sync = None
+    if settings.dapr_enabled:  # as the functions do in the cluster: reminder jobs through the gateway's scheduler
+        from todo_core.scheduling.remote import gateway_reminder_sync
+
+        sync = gateway_reminder_sync(settings)
+        ctx.reminders_changed = sync
+    install_context(ctx)
     host = FunctionsHost(
         load_app_specs(only),
         make_source_factory(settings, conninfo),
@@ -465,6 +472,8 @@ async def serve(settings: Settings, only: Sequence[str] = ()) -> None:
     try:
         await host.run(stop)
     finally:
+        if sync is not None:
+            await sync.aclose()
         await pool.close()
 
 
