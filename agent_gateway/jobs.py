@@ -7,9 +7,10 @@
 - ``POST /internal/reminders/sync`` ``{user_id, task_id}`` — the ``task_events`` function, through
   service invocation, asks for the task's jobs to be created/replaced/deleted. 200 with counts;
   503 when daprd refuses the job calls, 500 on a database failure (the function retries).
+- ``GET /dapr/subscribe`` — ``[]``: daprd's subscription discovery at start (no Dapr subscriptions).
 
-Both want the ``dapr-api-token`` header daprd adds (its APP_API_TOKEN) to equal
-``DAPR_APP_TOKEN`` when that is set (else 401). Neither is part of the public API (OpenAPI).
+All want the ``dapr-api-token`` header daprd adds (its APP_API_TOKEN) to equal
+``DAPR_APP_TOKEN`` when that is set (else 401). None is part of the public API (OpenAPI).
 """
 
 from __future__ import annotations
@@ -79,6 +80,13 @@ async def job_callback(name: str, request: Request, scheduler: SchedulerDep) -> 
         log.error("job callback failed; daprd will retry", extra={"job": name, "error": repr(exc)})
         raise ApiError(500, "database_unavailable", "the reminder could not be fired; retry") from exc
     return {"status": status}
+
+
+@router.get("/dapr/subscribe")
+async def dapr_subscriptions() -> list[dict[str, Any]]:
+    """daprd asks at start which topics the app subscribes to: none (the event functions read Kafka
+    themselves). Answered here so that no other route (the UI's fallback) answers it with HTML."""
+    return []
 
 
 @router.post(f"/{SYNC_METHOD}")
