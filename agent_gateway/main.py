@@ -64,13 +64,14 @@ class SpaStaticFiles(StaticFiles):
         return response
 
 
-def mount_ui(app: FastAPI, directory: Path = UI_DIR) -> bool:
+def mount_ui(app: FastAPI, directory: Path | None = None) -> bool:
     """Serve the built UI, when it exists, for the GET requests no route matches at all.
 
     It is the router's fallback rather than a mount at ``/``: a path a route knows keeps its answers
     (405 for a wrong method included), and API, MCP, ChatKit, job, health, metrics and docs paths
     never get the app's HTML.
     """
+    directory = directory or UI_DIR
     if not (directory / "index.html").is_file():
         return False
     static = SpaStaticFiles(directory=directory, html=True)
