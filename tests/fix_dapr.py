@@ -208,6 +208,7 @@ class Daprd(DaprProcess):
             f"--config={resources.config_file}",
             f"--scheduler-host-address={scheduler.address}",
             "--enable-mtls=false",
+            "--dapr-graceful-shutdown-seconds=1",  # tests stop it when nothing is in flight (default 5 s)
         ]
         if app_port is not None:
             args += [f"--app-port={app_port}", "--app-protocol=http", "--app-channel-address=127.0.0.1"]
@@ -353,15 +354,49 @@ def diff_paths(a: Any, b: Any, path: str = "") -> set[str]:
 # -- the binaries and the scheduler ---------------------------------------------------------------
 
 
+_binaries: list[Any] = []  # the outcome of locating/building them: DaprBinaries, or the reason they are missing
+_build_report: list[str] = []
+
+
+def _locate_or_build(log: Callable[[str], None]) -> Any:
+    if not _binaries:
+        daprd, scheduler = os.environ.get("TODO_CLOUD_DAPRD"), os.environ.get("TODO_CLOUD_DAPR_SCHEDULER")
+        if daprd and scheduler:
+            _binaries.append(DaprBinaries(Path(daprd), Path(scheduler), dapr_build.binary_version(Path(daprd))))
+        else:
+            started = time.monotonic()
+            built_before = dapr_build.cached() is not None
+            try:
+                _binaries.append(dapr_build.ensure_built(log=log))
+            except dapr_build.ToolchainUnavailable as exc:
+                _binaries.append(exc)
+            if not built_before and not isinstance(_binaries[0], Exception):
+                _build_report.append(f"dapr: built daprd and scheduler in {time.monotonic() - started:.0f} s")
+    return _binaries[0]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build the binaries before the tests run when a collected test needs them: a cold build (minutes)
+    must not count against the first test's timeout."""
+    if any("dapr_binaries" in getattr(item, "fixturenames", ()) for item in session.items):
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if dapr_build.cached() is None and reporter is not None:
+            reporter.write_line("dapr: building daprd and the Dapr scheduler once for this machine (minutes)")
+        _locate_or_build(lambda msg: reporter.write_line(msg) if reporter is not None else None)
+
+
 @pytest.fixture(scope="session")
 def dapr_binaries() -> DaprBinaries:
-    daprd, scheduler = os.environ.get("TODO_CLOUD_DAPRD"), os.environ.get("TODO_CLOUD_DAPR_SCHEDULER")
-    if daprd and scheduler:
-        return DaprBinaries(Path(daprd), Path(scheduler), dapr_build.binary_version(Path(daprd)))
-    try:
-        return dapr_build.ensure_built(log=lambda msg: print(msg, file=sys.stderr, flush=True))  # noqa: T201
-    except dapr_build.ToolchainUnavailable as exc:
-        pytest.skip(f"real-Dapr tests need daprd and the Dapr scheduler, which cannot be built here: {exc}")
+    """The binaries; the tests using them skip (with the reason) when they cannot be built here."""
+    found = _locate_or_build(lambda _msg: None)
+    if isinstance(found, Exception):
+        pytest.skip(f"real-Dapr tests need daprd and the Dapr scheduler, which cannot be built here: {found}")
+    return found
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _build_report:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
