@@ -317,6 +317,7 @@ describe("Todo Cloud web UI", { timeout: 600_000 }, () => {
   });
 
   test("a reminder a few seconds ahead shows a browser notification and lands in the inbox", async () => {
+    await main.context.grantPermissions(["notifications"], { origin: system.url }); // (granted earlier too)
     await showAll();
     await quickAdd(page, "Stretch your legs");
     await row(page, "Stretch your legs").waitFor();

@@ -91,19 +91,28 @@ export function Workspace({ user, onUser }: { user: User; onUser: (u: User) => v
     }
   }, []);
 
+  // opening a task by id (a link, a notification, ?task=) shows what the list has at once and then the
+  // latest from the API — unless the editor was closed or another task opened meanwhile
+  const openSeq = useRef(0);
   const openTask = useCallback(
     async (id: string) => {
+      const seq = ++openSeq.current;
       const shown = list.items.find((t) => t.id === id);
       if (shown) setEditing({ task: shown });
       try {
         const t = await api<Task>(`/api/v1/tasks/${id}`);
-        setEditing({ task: t });
+        if (seq === openSeq.current) setEditing({ task: t });
       } catch (e) {
-        if (!shown) toasts.show({ message: e instanceof ApiError && e.status === 404 ? "That task no longer exists." : String(e), tone: "error" });
+        if (!shown && seq === openSeq.current)
+          toasts.show({ message: e instanceof ApiError && e.status === 404 ? "That task no longer exists." : String(e), tone: "error" });
       }
     },
     [list.items, toasts],
   );
+  const closeEditor = useCallback(() => {
+    openSeq.current++;
+    setEditing(null);
+  }, []);
 
   // first load: tags, inbox, ?task=, the service worker (no permission prompt), push if already allowed
   useEffect(() => {
@@ -146,6 +155,7 @@ export function Workspace({ user, onUser }: { user: User; onUser: (u: User) => v
             if (type === "task.deleted") {
               h.list.remove(data.id);
               if (editingRef.current?.task?.id === data.id) {
+                openSeq.current++;
                 setEditing(null);
                 toasts.show({ message: `“${data.title}” was deleted elsewhere.` });
               }
@@ -233,6 +243,7 @@ export function Workspace({ user, onUser }: { user: User; onUser: (u: User) => v
     async (body: TaskWrite, task: Task | null) => {
       if (!task) {
         await create({ title: "", ...body } as TaskWrite & { title: string });
+        openSeq.current++;
         setEditing(null);
         return;
       }
@@ -241,6 +252,7 @@ export function Workspace({ user, onUser }: { user: User; onUser: (u: User) => v
         list.upsert(t);
         list.refresh();
         void loadTags();
+        openSeq.current++;
         setEditing(null);
         toasts.show({ message: `Saved “${t.title}”` });
       } catch (e) {
@@ -456,7 +468,10 @@ export function Workspace({ user, onUser }: { user: User; onUser: (u: User) => v
           error={list.error}
           hasMore={Boolean(list.cursor)}
           onLoadMore={list.loadMore}
-          onOpen={(t) => setEditing({ task: t })}
+          onOpen={(t) => {
+            openSeq.current++;
+            setEditing({ task: t });
+          }}
           onToggleDone={(t) => void toggleDone(t)}
           onDelete={remove}
           emptyText={filters.q ? `Nothing matches “${filters.q}”.` : EMPTY_TEXT[view]}
@@ -477,7 +492,7 @@ export function Workspace({ user, onUser }: { user: User; onUser: (u: User) => v
         </aside>
       )}
 
-      <Modal open={editing !== null} onClose={() => setEditing(null)} label={editing?.task ? "Edit task" : "New task"} className="editor-modal">
+      <Modal open={editing !== null} onClose={closeEditor} label={editing?.task ? "Edit task" : "New task"} className="editor-modal">
         {editing && (
           <TaskEditor
             key={editing.task?.id ?? "new"}
@@ -485,7 +500,7 @@ export function Workspace({ user, onUser }: { user: User; onUser: (u: User) => v
             userZone={tz}
             tagSuggestions={tagSuggestions}
             onSave={save}
-            onCancel={() => setEditing(null)}
+            onCancel={closeEditor}
             onToggleDone={(t) => void toggleDone(t)}
             onDelete={remove}
             onReminderAdded={askPermissionOnFirstReminder}

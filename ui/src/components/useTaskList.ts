@@ -17,11 +17,14 @@ export function useTaskList(query: string) {
   const gen = useRef(0);
   const shown = useRef(0);
   shown.current = state.items.length;
+  // a refresh asked for under the previous query runs with the current one
+  const queryRef = useRef(query);
+  queryRef.current = query;
 
   const fetchPage = useCallback(
     async (mode: "reset" | "refresh" | "more", cursor?: string | null) => {
       const my = ++gen.current;
-      const params = new URLSearchParams(query);
+      const params = new URLSearchParams(queryRef.current);
       if (mode === "refresh") params.set("limit", String(Math.min(200, Math.max(Number(params.get("limit") ?? 50), shown.current))));
       if (mode === "more" && cursor) params.set("cursor", cursor);
       if (mode !== "refresh") setState((s) => ({ ...s, loading: true, error: null, ...(mode === "reset" ? { items: [], cursor: null } : {}) }));
@@ -39,14 +42,16 @@ export function useTaskList(query: string) {
         setState((s) => ({ ...s, loading: false, error: e instanceof Error ? e.message : String(e) }));
       }
     },
-    [query],
+    [],
   );
 
-  useEffect(() => {
-    void fetchPage("reset");
-  }, [fetchPage]);
-
   const refreshTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  useEffect(() => {
+    if (refreshTimer.current) clearTimeout(refreshTimer.current);
+    refreshTimer.current = null;
+    void fetchPage("reset");
+  }, [query, fetchPage]);
+
   /** Refetch what is shown soon (several events in a burst make one request). */
   const refresh = useCallback(
     (delay = 150) => {
