@@ -36,11 +36,11 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const show = useCallback(
-    (t: Omit<Toast, "id">, ms = 6000) => {
+    (t: Omit<Toast, "id">, ms = t.action || t.onExpire ? 6000 : 3500) => {
       const id = next.current++;
       const toast = { ...t, id };
       all.current.set(id, toast);
-      setToasts((ts) => [...ts.slice(-3), toast]);
+      setToasts((ts) => [...ts.slice(-2), toast]);
       timers.current.set(id, setTimeout(() => remove(id, true), ms));
       return id;
     },
