@@ -27,7 +27,19 @@ from todo_core.settings import Settings, get_settings
 #: Where ``make ui`` puts the static export of the web UI.
 UI_DIR: Final = Path(__file__).resolve().parent.parent / "ui" / "out"
 #: Paths the UI never answers: a miss there stays the API's 404, never the app's HTML.
-RESERVED_PREFIXES: Final = ("/api/", "/mcp", "/chatkit", "/job/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc")
+RESERVED_PREFIXES: Final = (
+    "/api/",
+    "/mcp",
+    "/chatkit",
+    "/job/",
+    "/dapr/",
+    "/internal/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/redoc",
+)
 RESERVED_PATHS: Final = frozenset({"/api", "/job", "/openapi.json"})
 
 
