@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import importlib.util
 import json
 import os
 import secrets
@@ -45,7 +44,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -53,36 +51,16 @@ import psycopg
 import pytest
 import yaml
 
+from tests._scripts import load_script
+from tests.fix_api import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 INFRA_DAPR = ROOT / "infra" / "dapr"
-_SCRIPT = ROOT / "scripts" / "dapr_build.py"
 APP_ID = "agent-gateway"
 
 
-def _load_dapr_build_module() -> ModuleType:
-    """Import scripts/dapr_build.py by path (``scripts`` is not a package)."""
-    name = "todo_cloud_dapr_build"
-    mod = sys.modules.get(name)
-    if mod is not None:
-        return mod
-    spec = importlib.util.spec_from_file_location(name, _SCRIPT)
-    assert spec is not None and spec.loader is not None, _SCRIPT
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-dapr_build = _load_dapr_build_module()
+dapr_build = load_script("dapr_build.py", "todo_cloud_dapr_build")
 DaprBinaries = dapr_build.DaprBinaries
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tail(path: Path, lines: int = 40) -> str:

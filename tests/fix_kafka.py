@@ -20,40 +20,23 @@ failure to bring the broker up is an error that shows the tail of the broker's l
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
+from tests._scripts import load_script
+
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
 
-_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "kafka_broker.py"
 
 
-def _load_kafka_broker_module() -> ModuleType:
-    """Import scripts/kafka_broker.py by path (``scripts`` is not a package)."""
-    name = "todo_cloud_kafka_broker"
-    mod = sys.modules.get(name)
-    if mod is not None:
-        return mod
-    spec = importlib.util.spec_from_file_location(name, _SCRIPT)
-    assert spec is not None and spec.loader is not None, _SCRIPT
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-kafka_broker_mod = _load_kafka_broker_module()
+kafka_broker_mod = load_script("kafka_broker.py", "todo_cloud_kafka_broker")
 KafkaBroker = kafka_broker_mod.KafkaBroker
 KafkaBrokerError = kafka_broker_mod.KafkaBrokerError
 

@@ -84,10 +84,6 @@ class OutboxRelay:
         self.max_backoff = max_backoff
         self.lock_retry = lock_retry
         self.stats = RelayStats()
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; survives database restarts and broker outages."""
