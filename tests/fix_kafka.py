@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
 
 
-
 kafka_broker_mod = load_script("kafka_broker.py", "todo_cloud_kafka_broker")
 KafkaBroker = kafka_broker_mod.KafkaBroker
 KafkaBrokerError = kafka_broker_mod.KafkaBrokerError
