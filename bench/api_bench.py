@@ -147,10 +147,19 @@ def start_server(
         "LOG_LEVEL": "WARNING",
         "DB_POOL_MAX": "10",
     }
+    return launch_gateway(env, port, quiet=True)
+
+
+def launch_gateway(env: dict[str, str], port: int, *, quiet: bool, timeout: float = 90) -> subprocess.Popen[bytes]:
+    """``python -m agent_gateway`` (the run command) with ``env``; returns once /readyz answers 200."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agent_gateway"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "agent_gateway"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if quiet else None,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
@@ -159,7 +168,7 @@ def start_server(
             pass
         time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("server did not start")
+    raise RuntimeError("the gateway did not start")
 
 
 async def timed(samples: int, fn: Callable[[int], Awaitable[httpx.Response]]) -> list[float]:

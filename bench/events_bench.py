@@ -232,17 +232,9 @@ def start_gateway(url: str, bootstrap: str, tmp: Path, port: int) -> subprocess.
         "JWT_SECRET": "bench-" + "x" * 40,
         "LOG_LEVEL": "WARNING",
     }
-    proc = subprocess.Popen([sys.executable, "-m", "agent_gateway"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("gateway did not start")
+    from api_bench import launch_gateway  # bench/ is the script's directory, first on sys.path
+
+    return launch_gateway(env, port, quiet=False)
 
 
 async def end_to_end(url: str, base: str, rate: float, seconds: float) -> tuple[list[float], list[float]]:
