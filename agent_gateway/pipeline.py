@@ -116,11 +116,12 @@ async def pipeline_component(app: FastAPI, runtime: Runtime) -> AsyncIterator[Pi
     if mode == "kafka":
         from todo_core.bus.kafka import all_topics, client_config, ensure_topics
 
+        prefix = settings.kafka_topic_prefix
         await asyncio.to_thread(
             ensure_topics,
             client_config(settings),
-            all_topics(settings.kafka_topic_prefix),
-            partitions=settings.kafka_partitions,
+            all_topics(prefix),
+            partitions={t: settings.partitions_of(t.removeprefix(prefix)) for t in all_topics(prefix)},
             replication_factor=settings.kafka_replication_factor,
         )
     if settings.relay_enabled and mode != "embedded":

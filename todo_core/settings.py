@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = ""
     kafka_topic_prefix: str = ""  # isolates topics and consumer groups (tests); empty in the cluster
     kafka_partitions: int = Field(default=6, ge=1, le=1000)
+    # per-topic partitions where the plan needs more (docs/scaling.md), JSON: {"reminder-fire": 24}
+    kafka_topic_partitions: dict[str, int] = Field(default_factory=dict)
+    kafka_dlq_partitions: int = Field(default=3, ge=1, le=1000)
     kafka_replication_factor: int = Field(default=1, ge=1, le=5)
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str = ""
@@ -96,6 +99,24 @@ class Settings(BaseSettings):
     applicationinsights_connection_string: SecretStr | None = None
     otel_enabled: bool | None = None
     otel_service_name: str = "todo-cloud"
+
+    @model_validator(mode="after")
+    def _known_topic_partitions(self) -> Settings:
+        from todo_core.domain.events import TOPICS, dlq
+
+        known = set(TOPICS) | {dlq(t) for t in TOPICS}
+        unknown = sorted(set(self.kafka_topic_partitions) - known)
+        if unknown:
+            raise ValueError(f"KAFKA_TOPIC_PARTITIONS names unknown topics {unknown}; topics are {sorted(known)}")
+        bad = sorted(t for t, n in self.kafka_topic_partitions.items() if not 1 <= n <= 1000)
+        if bad:
+            raise ValueError(f"KAFKA_TOPIC_PARTITIONS must be 1..1000 for {bad}")
+        return self
+
+    def partitions_of(self, topic: str) -> int:
+        """Partitions of a topic (named without the prefix): its own entry, else the default for its kind."""
+        default = self.kafka_dlq_partitions if topic.endswith(".dlq") else self.kafka_partitions
+        return self.kafka_topic_partitions.get(topic, default)
 
     @model_validator(mode="after")
     def _reject_placeholders(self) -> Settings:

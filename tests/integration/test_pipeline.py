@@ -350,22 +350,30 @@ def _audit_rows(gw: Gateway, user_id: str) -> int:
 
 
 def test_kafka_topics_and_dead_letter_topics_exist_with_the_configured_partitions(start_gateway: Any) -> None:
+    """KAFKA_PARTITIONS for the topics, KAFKA_DLQ_PARTITIONS for their .dlq, KAFKA_TOPIC_PARTITIONS per topic
+    (the 1M-user plan's shape); a topic that already exists is left as it is."""
     from confluent_kafka.admin import AdminClient
 
-    gw = start_gateway("kafka")
+    per_topic = {"reminder-fire": 5, "audit-append": 4, "task-events.dlq": 1}
+    gw = start_gateway("kafka", kafka_topic_partitions=per_topic, kafka_dlq_partitions=2)
     prefix = gw.settings.kafka_topic_prefix
-    md = AdminClient({"bootstrap.servers": gw.settings.kafka_bootstrap_servers}).list_topics(timeout=10).topics
-    expected = [
-        "task-events",
-        "recurrence-due",
-        "reminder-fire",
-        "audit-append",
-        "task-events.dlq",
-        "recurrence-due.dlq",
-        "reminder-fire.dlq",
-        "audit-append.dlq",
-    ]
-    assert {t: len(md[prefix + t].partitions) for t in expected if prefix + t in md} == dict.fromkeys(expected, 3)
+    admin = AdminClient({"bootstrap.servers": gw.settings.kafka_bootstrap_servers})
+    md = admin.list_topics(timeout=10).topics
+    expected = {
+        "task-events": 3,
+        "recurrence-due": 3,
+        "reminder-fire": 5,
+        "audit-append": 4,
+        "task-events.dlq": 1,
+        "recurrence-due.dlq": 2,
+        "reminder-fire.dlq": 2,
+        "audit-append.dlq": 2,
+    }
+    assert {t: len(md[prefix + t].partitions) for t in expected if prefix + t in md} == expected
+
+    # a second instance asking for more partitions does not repartition the existing topic
+    start_gateway("kafka", kafka_topic_prefix=prefix, kafka_topic_partitions={"reminder-fire": 8})
+    assert len(admin.list_topics(timeout=10).topics[prefix + "reminder-fire"].partitions) == 5
 
 
 def test_one_relay_is_active_per_database_and_another_takes_over(start_gateway: Any) -> None:

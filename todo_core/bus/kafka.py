@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -35,19 +35,36 @@ def all_topics(prefix: str = "") -> list[str]:
 
 
 def ensure_topics(
-    conf: dict[str, Any], topics: Sequence[str], *, partitions: int, replication_factor: int, timeout: float = 30.0
+    conf: dict[str, Any],
+    topics: Sequence[str],
+    *,
+    partitions: int | Mapping[str, int],
+    replication_factor: int,
+    timeout: float = 30.0,
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the ones created. Blocking (run it in a thread)."""
+    """Create the topics that do not exist yet; returns the ones created. Blocking (run it in a thread).
+    ``partitions``: one count for all, or one per topic name. An existing topic is never changed (adding
+    partitions moves keys, which breaks per-key order for the events in flight): one with fewer
+    partitions than asked is logged, for the operator to grow it at a quiet moment."""
+
+    def count(topic: str) -> int:
+        return partitions[topic] if isinstance(partitions, Mapping) else partitions
+
     admin = AdminClient(conf)
-    existing = set(admin.list_topics(timeout=timeout).topics)
-    missing = [t for t in topics if t not in existing]
+    listed = admin.list_topics(timeout=timeout).topics
+    missing = [t for t in topics if t not in listed]
+    short = {
+        t: (len(listed[t].partitions), count(t)) for t in topics if t in listed and len(listed[t].partitions) < count(t)
+    }
+    if short:
+        log.warning("kafka topics have fewer partitions than configured", extra={"topics": short})
     if not missing:
         return []
     futures = admin.create_topics(
         [
             NewTopic(
                 t,
-                num_partitions=partitions,
+                num_partitions=count(t),
                 replication_factor=replication_factor,
                 # dead-letter topics keep their events for operators for two weeks
                 config={"retention.ms": str(14 * 24 * 3600 * 1000)} if t.endswith(".dlq") else {},
