@@ -26,7 +26,10 @@ log = logging.getLogger("functions")
 MAX_RETRIES = 5  # retries after the first attempt; host.json's Kafka MaxRetries matches
 MIN_INTERVAL = "00:00:01"
 MAX_INTERVAL = "00:00:30"
-LAG_THRESHOLD = 100  # KEDA lagThreshold: messages behind per replica before scaling out
+# KEDA lagThreshold per function: messages behind per replica before another is asked for. Half a
+# second of backlog at the events/s one replica handles (docs/scaling.md §4, from bench/events_bench.py),
+# never below a busy replica's in-flight lag (about a third of a second's worth).
+LAG_THRESHOLDS = {"task_events": 75, "recurrence_due": 250, "reminder_fire": 50, "audit_append": 250}
 KEY_CONCURRENCY = 8  # keys of one batch handled at once (each key strictly in order)
 
 _context: ConsumerContext | None = None
@@ -49,7 +52,7 @@ def trigger_args(function_name: str, topic: str) -> dict[str, Any]:
         "password": "KafkaPassword",
         "protocol": os.environ.get("KafkaProtocol", "NotSet"),
         "authentication_mode": os.environ.get("KafkaAuthMode", "NotSet"),
-        "lag_threshold": LAG_THRESHOLD,
+        "lag_threshold": LAG_THRESHOLDS[function_name],
     }
 
 

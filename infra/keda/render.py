@@ -15,9 +15,10 @@ from the Helm chart's values files, so that the chart and this rendering are the
 One ScaledObject per Kafka-triggered function: kafka trigger on the function's topic with the
 binding's consumer group (the function name), ``lagThreshold`` from the binding,
 ``offsetResetPolicy: earliest`` (what the Azure Functions Kafka extension does for a new group),
-``minReplicaCount: 0`` and ``maxReplicaCount`` = the topic's partitions (more consumers would sit
-idle). With SASL or TLS on, a TriggerAuthentication takes the credentials from the release's
-``existingSecret`` (and the CA from the broker's CA secret); no secret value is ever written.
+``minReplicaCount: 0`` and ``maxReplicaCount`` = the topic's partitions (``kafka.topicPartitions``, else
+``kafka.partitions``; more consumers would sit idle). With SASL or TLS on, a TriggerAuthentication
+takes the credentials from the release's ``existingSecret`` (and the CA from the broker's CA secret);
+no secret value is ever written.
 
 Run it in a fresh interpreter: ``FunctionApp.get_functions()`` may be called once per process.
 """
@@ -45,6 +46,7 @@ DEFAULT_RELEASE = "todo-cloud"
 PROFILES: dict[str, list[str]] = {
     "scaledobjects.yaml": [],
     "scaledobjects-aks.yaml": ["values-aks.yaml"],
+    "scaledobjects-aks-1m.yaml": ["values-aks.yaml", "values-aks-1m.yaml"],
 }
 
 SASL_MODES = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256", "SCRAM-SHA-512": "scram_sha512"}
@@ -150,6 +152,11 @@ def trigger_auth_name(full: str) -> str:
     return f"{full}-kafka-trigger-auth"
 
 
+def topic_partitions(kafka: dict[str, Any], topic: str) -> int:
+    """The topic's ``kafka.topicPartitions`` entry, else ``kafka.partitions`` (as the chart's helper)."""
+    return int((kafka.get("topicPartitions") or {}).get(topic) or kafka["partitions"])
+
+
 def render(
     functions: Sequence[EventFunction], values: dict[str, Any], release: str = DEFAULT_RELEASE
 ) -> list[dict[str, Any]]:
@@ -191,7 +198,7 @@ def render(
                     "pollingInterval": int(keda["pollingInterval"]),
                     "cooldownPeriod": int(keda["cooldownPeriod"]),
                     "minReplicaCount": 0,
-                    "maxReplicaCount": int(kafka["partitions"]),
+                    "maxReplicaCount": topic_partitions(kafka, fn.topic),
                     "triggers": [trigger],
                 },
             }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -33,6 +34,14 @@ PROFILES: dict[str, list[str]] = {
     "default": [],
     "minikube": ["values-minikube.yaml"],
     "aks": ["values-aks.yaml"],
+    "aks-1m": ["values-aks.yaml", "values-aks-1m.yaml"],
+}
+# the Kafka manifests (Strimzi) each profile runs against: files, or a kustomize overlay to build
+KAFKA_OF_PROFILE: dict[str, list[str] | str] = {
+    "default": ["infra/kafka/kafka.yaml", "infra/kafka/topics.yaml"],
+    "minikube": ["infra/kafka/kafka.yaml", "infra/kafka/topics.yaml"],
+    "aks": "infra/azure/k8s/kafka",
+    "aks-1m": "infra/azure/k8s/kafka-1m",
 }
 ENVIRONMENT_SETS: dict[str, list[str]] = {
     "aks": [
@@ -42,6 +51,7 @@ ENVIRONMENT_SETS: dict[str, list[str]] = {
         "ingress.host=todo.example.com",
     ],
 }
+ENVIRONMENT_SETS["aks-1m"] = ENVIRONMENT_SETS["aks"]
 # a render with every optional resource on, validated like the others
 EVERYTHING_ON = ["serviceMonitor.enabled=true", "workloadIdentity.enabled=true", "workloadIdentity.clientId=x-y"]
 
@@ -288,12 +298,12 @@ def test_kubeconform_infra_manifests(toolchain: dict[str, Any], tmp_path: Path, 
 
 def test_bindings_seen_by_the_renderer_match_the_local_host(app_functions: dict[str, Any]) -> None:
     from agent_gateway.functions_host import load_app_specs
-    from functions._events import LAG_THRESHOLD
+    from functions._events import LAG_THRESHOLDS
 
     specs = {s.name: (s.topic, s.consumer_group) for s in load_app_specs()}
     rendered = {b["name"]: (b["topic"], b["consumer_group"]) for b in app_functions["kafka"]}
     assert rendered == specs
-    assert {b["lag_threshold"] for b in app_functions["kafka"]} == {LAG_THRESHOLD}
+    assert {b["name"]: b["lag_threshold"] for b in app_functions["kafka"]} == LAG_THRESHOLDS
     assert set(rendered) == {n for n, t in app_functions["triggers"].items() if t == "kafkaTrigger"}
 
 
@@ -319,7 +329,9 @@ def test_one_scaledobject_per_event_function(
         assert meta["lagThreshold"] == str(binding["lag_threshold"])
         assert meta["offsetResetPolicy"] == "earliest"
         assert spec["minReplicaCount"] == 0
-        assert spec["maxReplicaCount"] == values["kafka"]["partitions"]
+        assert spec["maxReplicaCount"] == (
+            values["kafka"]["topicPartitions"].get(binding["topic"]) or values["kafka"]["partitions"]
+        )
         target = deployments[spec["scaleTargetRef"]["name"]]
         assert "replicas" not in target["spec"]  # KEDA owns the replica count
         (container,) = target["spec"]["template"]["spec"]["containers"]
@@ -328,6 +340,54 @@ def test_one_scaledobject_per_event_function(
     assert bool(by_kind(docs, "TriggerAuthentication")) == secured
     if secured:
         assert all(s["spec"]["triggers"][0].get("authenticationRef") for s in scaled.values())
+
+
+def kafka_topics_of(profile: str) -> dict[str, int]:
+    """Partitions per topic name in the Strimzi KafkaTopics the profile runs against."""
+    source = KAFKA_OF_PROFILE[profile]
+    if isinstance(source, str):
+        kubectl = shutil.which("kubectl")
+        if kubectl is None:
+            pytest.skip("kubectl (its built-in kustomize renders the overlay) is not installed")
+        proc = subprocess.run(
+            [kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(ROOT / source)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        docs = docs_of(proc.stdout)
+    else:
+        docs = [d for f in source for d in docs_of((ROOT / f).read_text())]
+    return {d["spec"]["topicName"]: int(d["spec"]["partitions"]) for d in docs if d["kind"] == "KafkaTopic"}
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_partitions_agree_between_app_settings_scaledobjects_and_kafka_topics(
+    rendered: dict[str, str], profile: str
+) -> None:
+    """Per profile: the partitions the app would create (its settings from the rendered ConfigMap), each
+    function's maxReplicaCount and Strimzi's KafkaTopics are the same numbers, topic by topic."""
+    from todo_core.domain.events import TOPICS, dlq
+    from todo_core.settings import Settings
+
+    docs = docs_of(rendered[profile])
+    topics = kafka_topics_of(profile)
+    assert set(topics) == set(TOPICS) | {dlq(t) for t in TOPICS}
+    (config,) = by_kind(docs, "ConfigMap").values()
+    data = config["data"]
+    settings = Settings(
+        kafka_partitions=int(data["KAFKA_PARTITIONS"]),
+        kafka_dlq_partitions=int(data["KAFKA_DLQ_PARTITIONS"]),
+        kafka_topic_partitions=json.loads(data["KAFKA_TOPIC_PARTITIONS"]),
+    )
+    assert {t: settings.partitions_of(t) for t in topics} == topics
+    scaled = {
+        s["spec"]["triggers"][0]["metadata"]["topic"]: s["spec"]["maxReplicaCount"]
+        for s in by_kind(docs, "ScaledObject").values()
+    }
+    assert scaled == {t: topics[t] for t in TOPICS}
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

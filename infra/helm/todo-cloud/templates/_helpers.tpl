@@ -209,3 +209,9 @@ Environment of a Functions host limited to one function. Call with (dict "root" 
 {{- define "todo-cloud.configChecksum" -}}
 checksum/config: {{ include (print .root.Template.BasePath "/config/configmap.yaml") .root | sha256sum }}
 {{- end }}
+
+{{/* Partitions of a topic: its kafka.topicPartitions entry, else kafka.partitions (dict "root" $ "topic" name). */}}
+{{- define "todo-cloud.topicPartitions" -}}
+{{- $own := get (.root.Values.kafka.topicPartitions | default dict) .topic -}}
+{{- int (ternary $own .root.Values.kafka.partitions (not (empty $own))) -}}
+{{- end }}
