@@ -12,7 +12,8 @@
 #            identity federated with the release's ServiceAccount, the GitHub Actions identity federated
 #            with the repository's environment, role assignments. Generated secrets (Postgres password,
 #            JWT secret, Dapr tokens) are created in Key Vault once and reused by every later run.
-#   cluster  kubeconfig, Strimzi operator (helm), Kafka with the AKS overlay (infra/azure/k8s/kafka),
+#   cluster  kubeconfig, Strimzi operator (helm), Kafka with the AKS overlay (infra/azure/k8s/kafka, or
+#            k8s/kafka-1m with --scale 1m: the 1 M-user partitions of docs/scaling.md),
 #            the Dapr components of infra/dapr/aks (Key Vault name and app client id filled in),
 #            resiliency and configuration, into the release namespace.
 #   secrets  the Kafka SCRAM credentials into Key Vault, then the Secrets the chart expects in the
@@ -30,6 +31,7 @@ DRY_RUN=0
 WHAT_IF=0
 RENDER_DAPR=""
 STEPS="azure,cluster,secrets"
+SCALE="" # suffix of the Kafka overlay: "" (k8s/kafka) or -1m (--scale 1m: values-aks-1m.yaml's partitions)
 LOCATION="${AZURE_LOCATION:-westeurope}"
 RESOURCE_GROUP="${AKS_RESOURCE_GROUP:-rg-todo-cloud}"
 DEPLOYMENT="${DEPLOYMENT_NAME:-todo-cloud}"
@@ -57,6 +59,8 @@ Options:
   --namespace NAME          namespace of the Helm release (default: $NAMESPACE; cd.yml uses todo-cloud)
   --github-repo OWNER/NAME  repository whose CD may deploy (default: \$GITHUB_REPOSITORY or git remote origin)
   --github-environment NAME deployment environment of cd.yml (default: $GITHUB_ENVIRONMENT)
+  --scale 1m                the 1 M-user tier's topic partitions (infra/azure/k8s/kafka-1m); install
+                            the chart with values-aks-1m.yaml too
   --render-dapr VAULT ID    print the AKS Dapr components as the cluster step applies them, and exit
 EOF
 }
@@ -71,6 +75,14 @@ while [ $# -gt 0 ]; do
     --namespace) NAMESPACE="$2"; shift ;;
     --github-repo) GITHUB_REPO="$2"; shift ;;
     --github-environment) GITHUB_ENVIRONMENT="$2"; shift ;;
+    --scale)
+      case "$2" in
+        1m) SCALE="-1m" ;;
+        base | "") SCALE="" ;;
+        *) echo "deploy.sh: --scale takes 1m or base" >&2; exit 2 ;;
+      esac
+      shift
+      ;;
     --render-dapr) RENDER_DAPR="$2 $3"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "deploy.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -333,17 +345,17 @@ fi
 
 # -- step: cluster -------------------------------------------------------------------------------------
 if want cluster; then
-  note "Strimzi $STRIMZI_VERSION and Kafka (infra/kafka with the AKS overlay)"
+  note "Strimzi $STRIMZI_VERSION and Kafka (infra/kafka with the AKS overlay k8s/kafka$SCALE)"
   ensure_namespace "$KAFKA_NAMESPACE"
   run helm repo add strimzi "$STRIMZI_CHART_REPO" --force-update
   run helm upgrade --install strimzi-kafka-operator strimzi/strimzi-kafka-operator \
     --namespace "$KAFKA_NAMESPACE" --version "$STRIMZI_VERSION" --wait --timeout 10m
   if [ "$DRY_RUN" -eq 1 ]; then
-    show kubectl kustomize --load-restrictor LoadRestrictionsNone "$HERE/k8s/kafka"
+    show kubectl kustomize --load-restrictor LoadRestrictionsNone "$HERE/k8s/kafka$SCALE"
     printf '    | kubectl apply -f -\n' >&3
   else
-    show kubectl kustomize --load-restrictor LoadRestrictionsNone "$HERE/k8s/kafka" "|" kubectl apply -f -
-    kubectl kustomize --load-restrictor LoadRestrictionsNone "$HERE/k8s/kafka" | kubectl apply -f -
+    show kubectl kustomize --load-restrictor LoadRestrictionsNone "$HERE/k8s/kafka$SCALE" "|" kubectl apply -f -
+    kubectl kustomize --load-restrictor LoadRestrictionsNone "$HERE/k8s/kafka$SCALE" | kubectl apply -f -
   fi
   run kubectl -n "$KAFKA_NAMESPACE" wait "kafka/$KAFKA_CLUSTER" --for=condition=Ready --timeout=20m
   run kubectl -n "$KAFKA_NAMESPACE" wait "kafkauser/$KAFKA_USER" --for=condition=Ready --timeout=5m

@@ -400,6 +400,16 @@ def test_deploy_steps_and_bad_options(tripwires: tuple[dict[str, str], Path]) ->
     assert not any(c.startswith(("az deployment sub create", "helm")) for c in cmds)
     assert "Secret todo-staging/todo-cloud-secrets" in proc.stdout
     assert run_script(DEPLOY, env, "--frobnicate").returncode == 2
+    assert run_script(DEPLOY, env, "--dry-run", "--scale", "10m").returncode == 2
+    assert not calls.exists()
+
+
+def test_deploy_scale_1m_applies_the_1m_kafka_overlay(tripwires: tuple[dict[str, str], Path]) -> None:
+    env, calls = tripwires
+    proc = run_script(DEPLOY, env, "--dry-run", "--steps", "cluster", "--scale", "1m")
+    assert proc.returncode == 0, proc.stderr
+    kustomize = [c for c in commands(proc.stdout) if c.startswith("kubectl kustomize")]
+    assert kustomize and all(c.endswith(str(AZURE / "k8s" / "kafka-1m")) for c in kustomize), kustomize
     assert not calls.exists()
 
 
