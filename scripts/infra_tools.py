@@ -3,6 +3,7 @@
     python scripts/infra_tools.py            # install what is missing, print what was done
     python scripts/infra_tools.py --check    # exit 1 when a tool or schema set is missing
     python scripts/infra_tools.py --json     # install, then print the paths as JSON (tests read it)
+    python scripts/infra_tools.py --strimzi FILE...  # validate the kafka.strimzi.io documents of YAML files
 
 Everything goes under ``~/.cache/todo-cloud/tools`` (``TODO_CLOUD_TOOLS`` overrides it):
 
@@ -12,16 +13,22 @@ Everything goes under ``~/.cache/todo-cloud/tools`` (``TODO_CLOUD_TOOLS`` overri
   Kubernetes JSON schemas of the ``kubernetes-validate`` wheel for 1.28 and for the newest version
   it ships, made self-contained (their shared definitions inlined) for kubeconform;
 - ``schemas/crds/<group>/<kind>_<version>.json``: JSON schemas converted from the CRDs of KEDA,
-  Dapr and the Prometheus operator (ServiceMonitor), read from those projects' Go module zips.
+  Dapr and the Prometheus operator (ServiceMonitor), read from those projects' Go module zips;
+- ``node/strimzi/``: an npm prefix with ``@kubernetes-models/strimzi-kafka-operator`` (AJV validators
+  and TypeScript interfaces generated from Strimzi's published CRDs, 0.49.0 for v1beta2 and 1.0.0 for
+  v1) and ``typescript``, installed with npm at pinned versions (needs Node.js and npm).
 
-Strimzi's CRDs are not obtainable here: its Maven Central artifact ``io.strimzi:api`` carries the
-model classes only, the ``crd-generator`` that writes the YAML is not published, and no Go module of
-the project exists. Strimzi resources are therefore reported as "no schema" by ``--json``
-(``missing_crd_groups``) so that a validator can skip them by name instead of silently.
+kubeconform gets no JSON schema for ``kafka.strimzi.io`` (none is converted here) and skips that
+group by kind; ``scripts/strimzi_validate.mjs`` validates its documents instead (``--strimzi``, or
+``strimzi_problems()``): the AJV validator of each document's apiVersion and kind (types, enums,
+required fields) and, since the CRDs leave objects open, a look-up of every field in the package's
+TypeScript interfaces, so an undeclared field fails as under kubeconform -strict. Without Node.js the
+rest of the toolchain still installs, and ``--json`` says why Strimzi is not validated.
 
 Each step is recorded with a stamp naming its version; a step whose stamp matches is skipped, so
 the script is idempotent and a second run takes well under a second. Exit codes: 0 done, 1 a step
-failed, 3 a prerequisite is missing or a registry could not be reached (tests skip on 3 only).
+failed (with ``--strimzi``: also a document has a problem), 3 a prerequisite is missing or a registry
+could not be reached (tests skip on 3 only).
 """
 
 from __future__ import annotations
@@ -89,12 +96,22 @@ CRD_SOURCES: dict[str, dict[str, str]] = {
         "dir": "example/prometheus-operator-crd",
     },
 }
-MISSING_CRD_GROUPS = {"kafka.strimzi.io": "Strimzi CRDs are not published on a registry reachable here"}
+STRIMZI_GROUP = "kafka.strimzi.io"
+STRIMZI_VALIDATOR = Path(__file__).resolve().parent / "strimzi_validate.mjs"
+# exact versions, the package's runtime dependencies included (its own ranges would float)
+NODE_PACKAGES = {
+    "@kubernetes-models/strimzi-kafka-operator": "1.0.1",  # Strimzi CRDs 0.49.0 (v1beta2), 1.0.0 (v1)
+    "@kubernetes-models/apimachinery": "3.0.2",
+    "@kubernetes-models/base": "6.0.1",
+    "@kubernetes-models/validate": "5.0.2",
+    "typescript": "5.9.3",  # the version ui/ uses
+}
 
 NETWORK_ERRORS = re.compile(
     r"dial tcp|no such host|connection refused|i/o timeout|proxyconnect|TLS handshake|"
     r"Temporary failure in name resolution|Network is unreachable|403 Forbidden|404 Not Found|"
-    r"not available|Could not find a version|No matching distribution",
+    r"not available|Could not find a version|No matching distribution|"
+    r"ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNREFUSED|ECONNRESET|E404|E403",
     re.IGNORECASE,
 )
 
@@ -134,6 +151,10 @@ def k8s_schema_root() -> Path:
 
 def crd_schema_root() -> Path:
     return TOOLS_HOME / "schemas" / "crds"
+
+
+def node_prefix() -> Path:
+    return TOOLS_HOME / "node" / "strimzi"
 
 
 def stamp_path(name: str) -> Path:
@@ -445,10 +466,106 @@ def install_crd_schemas() -> list[str]:
     return done
 
 
+# -- Strimzi: validators from npm -----------------------------------------------------------------
+
+
+def _node_stamp() -> str:
+    return " ".join(f"{name}@{version}" for name, version in NODE_PACKAGES.items())
+
+
+def _installed_node_versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for name in NODE_PACKAGES:
+        meta = node_prefix() / "node_modules" / name / "package.json"
+        found[name] = json.loads(meta.read_text()).get("version") if meta.exists() else None
+    return found
+
+
+def node_packages_ready() -> bool:
+    return read_stamp("node-strimzi") == _node_stamp() and _installed_node_versions() == NODE_PACKAGES
+
+
+def install_node_packages() -> str:
+    if node_packages_ready():
+        return f"{STRIMZI_GROUP} validators (strimzi-kafka-operator models, typescript): cached"
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        raise Unavailable("Node.js and npm are needed to validate Strimzi resources (scripts/strimzi_validate.mjs)")
+    started = time.monotonic()
+    prefix = node_prefix()
+    shutil.rmtree(prefix, ignore_errors=True)  # nothing of an older set stays behind
+    prefix.mkdir(parents=True)
+    (prefix / "package.json").write_text(json.dumps({"private": True, "description": "scripts/infra_tools.py"}))
+    say(f"installing {', '.join(f'{n}@{v}' for n, v in NODE_PACKAGES.items())} with npm")
+    run(
+        [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--save-exact", "--loglevel=error"]
+        + [f"{name}@{version}" for name, version in NODE_PACKAGES.items()],
+        what="npm install (Strimzi validators)",
+    )
+    found = _installed_node_versions()
+    if found != NODE_PACKAGES:
+        raise RuntimeError(f"npm installed {found}, not {NODE_PACKAGES}")
+    write_stamp("node-strimzi", _node_stamp())
+    return f"{STRIMZI_GROUP} validators: installed in {time.monotonic() - started:.0f} s"
+
+
+def strimzi_problems(docs: list[tuple[str, dict[str, Any]]]) -> tuple[int, list[dict[str, Any]]]:
+    """Validate (source, document) pairs of kafka.strimzi.io in one run of the validator (one
+    TypeScript program): the number checked and the problems, each with source, kind, name, path,
+    message and check ("schema": the CRD's AJV validator; "fields": the TypeScript interfaces)."""
+    node = shutil.which("node")
+    if node is None or not node_packages_ready():
+        raise Unavailable("the Strimzi validators are not installed (run scripts/infra_tools.py)")
+    payload = json.dumps([{"source": source, "doc": doc} for source, doc in docs], default=str)
+    proc = subprocess.run(
+        [node, str(STRIMZI_VALIDATOR), str(node_prefix())],
+        input=payload,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if proc.returncode not in (0, 1) or not proc.stdout.strip():
+        raise RuntimeError(f"{STRIMZI_VALIDATOR.name} failed (exit {proc.returncode})\n{proc.stderr.strip()}")
+    report = json.loads(proc.stdout)
+    return int(report["checked"]), list(report["problems"])
+
+
+def describe_problem(p: dict[str, Any]) -> str:
+    return f"{p['source']}: {p['kind']} {p['name']}: {p['path']}: {p['message']} [{p['check']}]"
+
+
+def strimzi_documents(text: str, source: str) -> list[tuple[str, dict[str, Any]]]:
+    """The kafka.strimzi.io documents of a YAML stream as ("<source>#<n>", doc), n counting from 1."""
+    docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+    return [
+        (f"{source}#{n}", doc)
+        for n, doc in enumerate(docs, 1)
+        if str(doc.get("apiVersion", "")).split("/")[0] == STRIMZI_GROUP
+    ]
+
+
+def validate_strimzi_files(paths: list[str]) -> int:
+    with locked():
+        say(install_node_packages())
+    docs = []
+    for path in paths:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        docs += strimzi_documents(text, "stdin" if path == "-" else path)
+    checked, problems = strimzi_problems(docs)
+    for problem in problems:
+        print(describe_problem(problem))
+    bad = len({p["source"] for p in problems})
+    say(f"{checked} {STRIMZI_GROUP} documents checked, {bad} with problems")
+    return 1 if problems else 0
+
+
 # -- entry points ---------------------------------------------------------------------------------
 
 
-def manifest(k8s_versions: list[str] | None = None) -> dict[str, Any]:
+def manifest(k8s_versions: list[str] | None = None, strimzi_unavailable: str | None = None) -> dict[str, Any]:
+    if strimzi_unavailable is None and not node_packages_ready():
+        strimzi_unavailable = "not installed"
     if k8s_versions is None:
         recorded = read_stamp("k8s-schemas") or ""
         k8s_versions = recorded.split("versions ", 1)[1].split(",") if "versions " in recorded else []
@@ -464,7 +581,14 @@ def manifest(k8s_versions: list[str] | None = None) -> dict[str, Any]:
             str(crd_schema_root()) + CRD_SCHEMA_TEMPLATE,
         ],
         "crd_groups": sorted(p.name for p in crd_schema_root().iterdir()) if crd_schema_root().is_dir() else [],
-        "missing_crd_groups": MISSING_CRD_GROUPS,
+        # kubeconform has no schema for this group (it skips it); strimzi_validate.mjs validates it
+        "strimzi": {
+            "group": STRIMZI_GROUP,
+            "validator": str(STRIMZI_VALIDATOR),
+            "prefix": str(node_prefix()),
+            "versions": NODE_PACKAGES,
+            "unavailable": strimzi_unavailable,
+        },
     }
 
 
@@ -480,6 +604,8 @@ def check() -> list[str]:
     if not versions or not all((k8s_schema_root() / f"v{v}-standalone-strict").is_dir() for v in versions):
         missing.append("kubernetes schemas")
     missing += [f"{name} CRD schemas" for name in CRD_SOURCES if not read_stamp(f"crds-{name}")]
+    if not node_packages_ready():
+        missing.append(f"{STRIMZI_GROUP} validators ({_node_stamp()})")
     return missing
 
 
@@ -492,16 +618,26 @@ def install() -> dict[str, Any]:
         say(line)
         for line in install_crd_schemas():
             say(line)
-        for group, why in MISSING_CRD_GROUPS.items():
-            say(f"{group}: no schemas ({why})")
+        strimzi_unavailable = None
+        try:
+            say(install_node_packages())
+        except Unavailable as exc:  # the rest of the toolchain stays usable without Node.js
+            strimzi_unavailable = str(exc)
+            say(f"{STRIMZI_GROUP} will not be validated: {exc}")
     say(f"toolchain ready in {TOOLS_HOME} ({time.monotonic() - started:.1f} s)")
-    return manifest(versions)
+    return manifest(versions, strimzi_unavailable)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="only check; exit 1 when something is missing")
     ap.add_argument("--json", action="store_true", help="print the tool and schema paths as JSON on stdout")
+    ap.add_argument(
+        "--strimzi",
+        nargs="+",
+        metavar="FILE",
+        help=f"validate the {STRIMZI_GROUP} documents of these YAML files ('-': stdin); exit 1 on a problem",
+    )
     args = ap.parse_args(argv)
     if args.check:
         missing = check()
@@ -511,6 +647,8 @@ def main(argv: list[str] | None = None) -> int:
             say(f"everything in place in {TOOLS_HOME}")
         return 1 if missing else 0
     try:
+        if args.strimzi:
+            return validate_strimzi_files(args.strimzi)
         info = install()
     except Unavailable as exc:
         say(f"unavailable: {exc}")

@@ -11,8 +11,9 @@
   Postgres extensions the migrations create, federated subjects matching cd.yml and the chart);
 - deploy.sh --dry-run and minikube.sh --dry-run print the expected commands and execute nothing:
   az, kubectl, helm, minikube and openssl on PATH are tripwires that record any call;
-- the AKS Kafka overlay rendered by kubectl's kustomize and the Dapr components as deploy.sh fills
-  them in, validated (kubeconform strict with the Dapr CRD schemas; Strimzi has none here).
+- the AKS Kafka overlay rendered by kubectl's kustomize (its facts here; its Strimzi documents are
+  validated against Strimzi's CRDs in test_strimzi.py) and the Dapr components as deploy.sh fills
+  them in, validated (kubeconform strict with the Dapr CRD schemas).
 """
 
 from __future__ import annotations
