@@ -421,5 +421,6 @@ if [ "$DRY_RUN" -eq 1 ] || want azure; then
   printf '  AKS_CLUSTER=%s\n' "$(deployment_output aksName)" >&3
   printf '  APP_IDENTITY_CLIENT_ID=%s\n' "$(deployment_output appIdentityClientId)" >&3
   printf '  APP_HOST=<the host name your DNS points at the ingress>\n' >&3
+  printf '  TODO_CLOUD_SCALE=%s\n' "${SCALE#-}" >&3
 fi
 note "done"

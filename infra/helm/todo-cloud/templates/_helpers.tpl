@@ -204,6 +204,10 @@ Environment of a Functions host limited to one function. Call with (dict "root" 
   value: "true"
 - name: PYTHONDONTWRITEBYTECODE
   value: "1"
+{{- /* the host runs as uid 10001 with no home directory on a read-only root: .NET and Python write
+       their caches under HOME, the host its files under /tmp/Functions; /tmp is an emptyDir */}}
+- name: HOME
+  value: /tmp
 {{- end }}
 
 {{- define "todo-cloud.configChecksum" -}}
