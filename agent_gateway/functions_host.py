@@ -12,6 +12,9 @@ read in (tx_id, id) order from settled transactions, with the position per consu
 ``consumer_offsets``.
 
     python -m agent_gateway.functions_host [--only NAME ...]   # the host alone (tests kill it)
+
+Run alone with ``FUNCTIONS_METRICS_PORT`` set, it serves the functions' metrics on that port, as an
+event-function pod does (``function_app.py`` starts the endpoint when it is imported).
 """
 
 from __future__ import annotations
@@ -339,6 +342,9 @@ class EmbeddedSource:
 
 @dataclass
 class FunctionStats:
+    """The host's own tally per function (tests and benches wait on it). The Prometheus series come
+    from the functions themselves (``functions/_metrics.py``), wherever they run."""
+
     batches: int = 0
     events: int = 0
     failures: int = 0

@@ -32,27 +32,22 @@ _LIVE: weakref.WeakSet[Pipeline] = weakref.WeakSet()
 
 
 class _PipelineCollector:
-    """Prometheus view of the running pipelines of this process (functions host and timer)."""
+    """Prometheus view of the running pipelines of this process: reminders fired by the local timer.
+
+    The functions' series (``todo_function_events_total`` and the rest) are not collected here: the
+    functions count them themselves in ``functions/_metrics.py``, in the default registry, so the
+    in-process host's counts reach this process's ``/metrics`` once, under the same names as the
+    event-function pods' own endpoint."""
 
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily
 
-        events = CounterMetricFamily("todo_function_events", "Events handled by a function", labels=["function"])
-        failures = CounterMetricFamily(
-            "todo_function_failures", "Failed invocations (retried or dead-lettered)", labels=["function"]
-        )
         fired = CounterMetricFamily("todo_reminders_fired", "Reminders fired by the local timer")
         total_fired = 0
         for pipe in list(_LIVE):
-            if pipe.host is not None:
-                for name, st in pipe.host.stats.items():
-                    events.add_metric([name], st.events)
-                    failures.add_metric([name], st.failures)
             if pipe.scheduler is not None:
                 total_fired += pipe.scheduler.fired_total
         fired.add_metric([], total_fired)
-        yield events
-        yield failures
         yield fired
 
 

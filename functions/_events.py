@@ -13,10 +13,12 @@ import asyncio
 import json
 import logging
 import os
+import time
 from typing import Any
 
 import azure.functions as func
 
+from functions import _metrics
 from todo_core.consumers import HANDLERS, ConsumerContext, PoisonEvent
 from todo_core.domain import events as ev
 from todo_core.store import outbox
@@ -121,7 +123,23 @@ async def run_batch(function_name: str, events: list[func.KafkaEvent], context: 
     """Handle a batch: events of one key in order, different keys concurrently (as the extension runs
     partitions in parallel). A failing event stops its key; the batch then fails and is retried, and
     the events already handled are no-ops the second time. On the last retry a failing event is
-    dead-lettered and its key goes on. Malformed events are dead-lettered at once."""
+    dead-lettered and its key goes on. Malformed events are dead-lettered at once.
+
+    Counted in ``functions._metrics``: a batch that goes through adds its events by outcome, a batch
+    that raises is a failed attempt; both are timed."""
+    started = time.perf_counter()
+    try:
+        outcomes = await _handle_batch(function_name, events, context)
+    except Exception:
+        _metrics.batch_failed(function_name, time.perf_counter() - started)
+        raise
+    _metrics.batch_done(function_name, outcomes, time.perf_counter() - started)
+    return outcomes
+
+
+async def _handle_batch(
+    function_name: str, events: list[func.KafkaEvent], context: func.Context | None
+) -> dict[str, int]:
     handler = HANDLERS[function_name]
     ctx = await consumer_context()
     retry = context.retry_context if context is not None else None
@@ -141,7 +159,7 @@ async def run_batch(function_name: str, events: list[func.KafkaEvent], context: 
                     outcome = await handler(ctx, envelope)
                 except PoisonEvent as exc:
                     await dead_letter(ctx, function_name, event, exc, attempt)
-                    outcome = "dead-lettered"
+                    outcome = _metrics.DEAD_LETTERED
                 except Exception as exc:
                     if not last_attempt:
                         log.warning(
@@ -155,7 +173,7 @@ async def run_batch(function_name: str, events: list[func.KafkaEvent], context: 
                         )
                         raise
                     await dead_letter(ctx, function_name, event, exc, attempt)
-                    outcome = "dead-lettered"
+                    outcome = _metrics.DEAD_LETTERED
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
     results = await asyncio.gather(*(run_key(evs) for evs in by_key.values()), return_exceptions=True)
@@ -196,6 +214,7 @@ async def dead_letter(
     )
     async with ctx.pool.connection() as conn, conn.transaction():
         await outbox.append(conn, [letter])
+    _metrics.dead_lettered(function_name)
     log.error(
         "event dead-lettered",
         extra={"function": function_name, "topic": topic, "offset": event.offset, "error": repr(exc)},

@@ -563,11 +563,28 @@ def test_dapr_components_as_deploy_fills_them_in(toolchain: dict[str, Any], tmp_
 
 # -- Grafana dashboard --------------------------------------------------------------------------------
 
+# series the dashboard may read from outside the app, and who exposes them
+KEDA_SERIES = re.compile(r"keda_\w+")  # the KEDA operator (the chart's ScaledObjects)
+KUBE_STATE_SERIES = re.compile(r"kube_\w+")  # kube-state-metrics
+# Strimzi's Kafka Exporter (spec.kafkaExporter of the Kafka resource): its consumer-group series
+KAFKA_EXPORTER_GROUP_SERIES = {
+    "kafka_consumergroup_current_offset",
+    "kafka_consumergroup_current_offset_sum",
+    "kafka_consumergroup_lag",
+    "kafka_consumergroup_lag_sum",
+    "kafka_consumergroup_members",
+}
+
 
 def defined_metrics() -> set[str]:
-    """Series names the app exposes: prometheus_client metrics and collector families in the code."""
+    """Series names the app exposes: prometheus_client metrics and collector families in the code
+    (the functions count their own in functions/_metrics.py)."""
     names: set[str] = set()
-    for path in [*(ROOT / "todo_core").rglob("*.py"), *(ROOT / "agent_gateway").rglob("*.py")]:
+    for path in [
+        *(ROOT / "todo_core").rglob("*.py"),
+        *(ROOT / "agent_gateway").rglob("*.py"),
+        *(ROOT / "functions").rglob("*.py"),
+    ]:
         text = path.read_text()
         for kind, name in re.findall(r"\b(Counter|Gauge|Histogram|CounterMetricFamily)\(\s*\"(todo_\w+)\"", text):
             if kind in {"Counter", "CounterMetricFamily"}:
@@ -579,14 +596,58 @@ def defined_metrics() -> set[str]:
     return names
 
 
+def series_in(expr: str) -> set[str]:
+    """Metric names a PromQL expression selects (every series of the dashboard has a {...} selector)."""
+    return set(re.findall(r"\b([a-zA-Z_:][\w:]*)\{", expr)) | set(re.findall(r"\b((?:todo|kafka|keda|kube)_\w+)", expr))
+
+
+def kafka_exporter() -> dict[str, Any] | None:
+    """spec.kafkaExporter of the Strimzi Kafka resource in infra/kafka/kafka.yaml (None: not enabled)."""
+    docs = [d for d in yaml.safe_load_all((ROOT / "infra/kafka/kafka.yaml").read_text()) if isinstance(d, dict)]
+    (kafka,) = [d for d in docs if d.get("kind") == "Kafka"]
+    exporter = kafka["spec"].get("kafkaExporter")
+    return None if exporter is None else dict(exporter)
+
+
+def exporter_covers(exporter: dict[str, Any] | None, groups: set[str], topics: set[str]) -> list[str]:
+    """What the exporter would not report: its groupRegex/topicRegex (Strimzi's default: all) are Go
+    regexps matched unanchored (MatchString), like re.search here."""
+    if exporter is None:
+        return ["spec.kafkaExporter is missing"]
+    group_re = re.compile(str(exporter.get("groupRegex", ".*")))
+    topic_re = re.compile(str(exporter.get("topicRegex", ".*")))
+    return [f"group {g}" for g in sorted(groups) if not group_re.search(g)] + [
+        f"topic {t}" for t in sorted(topics) if not topic_re.search(t)
+    ]
+
+
+def test_exporter_check_can_fail() -> None:
+    groups, topics = {"audit_append"}, {"audit-append"}
+    assert exporter_covers(None, groups, topics) == ["spec.kafkaExporter is missing"]
+    assert exporter_covers({}, groups, topics) == []
+    assert exporter_covers({"groupRegex": "task_events|reminder_fire", "topicRegex": "audit-.*"}, groups, topics) == [
+        "group audit_append"
+    ]
+    only_tasks = {"groupRegex": ".*", "topicRegex": "^task-events$"}
+    assert exporter_covers(only_tasks, groups, topics) == ["topic audit-append"]
+
+
 def test_grafana_dashboard_queries_metrics_that_exist() -> None:
     dash = json.loads((ROOT / "infra/grafana/todo-cloud-dashboard.json").read_text())
     panels = [p for p in dash["panels"] if p["type"] != "row"]
     assert len({p["id"] for p in dash["panels"]}) == len(dash["panels"])
     exprs = [t["expr"] for p in panels for t in p["targets"]]
-    used = {m for e in exprs for m in re.findall(r"\b(todo_\w+)", e)}
+    assert all(series_in(e) for e in exprs)
+    used = {m for e in exprs for m in series_in(e)}
+    todo = {m for m in used if m.startswith("todo_")}
     defined = defined_metrics()
-    assert used - defined == set(), "the dashboard queries metrics the app does not expose"
+    assert {"todo_function_events_total", "todo_function_dead_letters_total"} <= defined  # functions/ is read
+    assert todo - defined == set(), "the dashboard queries metrics the app does not expose"
+    external = used - todo
+    kafka_group = {m for m in external if m.startswith("kafka_consumergroup_")}
+    assert kafka_group <= KAFKA_EXPORTER_GROUP_SERIES, kafka_group - KAFKA_EXPORTER_GROUP_SERIES
+    unknown = {m for m in external - kafka_group if not (KEDA_SERIES.fullmatch(m) or KUBE_STATE_SERIES.fullmatch(m))}
+    assert unknown == set(), f"series nobody is known to expose: {unknown}"
     for wanted in (
         "todo_http_request_duration_seconds_bucket",
         "todo_reminder_lateness_seconds_bucket",
@@ -596,13 +657,22 @@ def test_grafana_dashboard_queries_metrics_that_exist() -> None:
         "todo_outbox_published_total",
         "todo_function_events_total",
         "todo_function_failures_total",
+        "todo_function_dead_letters_total",
+        "todo_function_batch_duration_seconds_bucket",
         "todo_reminders_fired_total",
     ):
         assert wanted in used, f"no panel shows {wanted}"
+    # events by function and outcome, batch duration quantile by function
+    assert any("todo_function_events_total" in e and re.search(r"by \(function, outcome\)", e) for e in exprs)
+    assert any("todo_function_batch_duration_seconds_bucket" in e and "by (le, function)" in e for e in exprs)
     assert any("keda_scaler_metrics_value" in e for e in exprs) and any("kafka_consumergroup_lag" in e for e in exprs)
     # the KEDA panels select the ScaledObjects the chart renders (release-prefixed function names)
     values = yaml.safe_load((ROOT / "infra/helm/todo-cloud/values.yaml").read_text())
     for fn in values["eventFunctions"]:
         assert any(fn.replace("_", "-") in e and "keda_scaler" in e for e in exprs), fn
         assert any(values["eventFunctions"][fn]["consumerGroup"] in e for e in exprs if "kafka_consumergroup" in e)
+    # the Kafka panels' series exist only when Strimzi runs the Kafka Exporter for these groups and topics
+    groups = {f["consumerGroup"] for f in values["eventFunctions"].values()}
+    topics = {f["topic"] for f in values["eventFunctions"].values()}
+    assert exporter_covers(kafka_exporter(), groups, topics) == [], "infra/kafka/kafka.yaml: spec.kafkaExporter"
     assert all(p["datasource"]["uid"] == "${datasource}" for p in panels)

@@ -267,7 +267,7 @@ def test_metrics_expose_consumers_relay_backlog_and_rate(gateway: Gateway) -> No
     text = wait_until(
         lambda: (
             (m := httpx.get(f"{gateway.url}/metrics").text)
-            and re.search(r'todo_function_events_total\{function="audit_append"\} [1-9]', m)
+            and re.search(r'todo_function_events_total\{function="audit_append",outcome="appended"\} [1-9]', m)
             and m
         ),
         what="consumer metrics",
