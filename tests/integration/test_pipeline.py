@@ -301,6 +301,29 @@ def _ops(gw: Gateway, *args: str) -> Any:
     )
 
 
+def test_an_outbox_row_without_an_event_id_is_dead_lettered_and_nothing_behind_it_stalls(gateway: Gateway) -> None:
+    """The relay publishes a malformed row like any other (it never stops at one), and the consumer
+    dead-letters it; the events committed after it are delivered."""
+    alice = gateway.user()
+    with psycopg.connect(gateway.pg_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, type, payload) VALUES (%(e)s, 'audit-append', 'x', 'x', %(p)s)",
+            {"e": str(uuid.uuid4()), "p": json.dumps({"hello": "no id, no specversion"})},
+        )
+    t = alice.create(title="behind the malformed row")
+    wait_until(
+        lambda: gateway.query("SELECT 1 FROM audit_log WHERE task_id = %(t)s", {"t": t["id"]}),
+        what="the audit entry behind the malformed row",
+    )
+    letters = wait_until(
+        lambda: gateway.query("SELECT payload FROM outbox WHERE topic = 'audit-append.dlq'"),
+        what="the dead letter",
+    )
+    assert [p["data"]["event"] for (p,) in letters] == [{"hello": "no id, no specversion"}]
+    if gateway.settings.kafka_bootstrap_servers:
+        assert gateway.pipeline.relay.stats.active
+
+
 def test_ops_commands_verify_the_audit_chain_and_replay_dead_letters(start_gateway: Any) -> None:
     gw = start_gateway("embedded")
     alice = gw.user()

@@ -20,7 +20,9 @@ class OutboxRecord:
 
     @property
     def event_id(self) -> str:
-        return str(self.payload["id"])
+        """The CloudEvent id ("" for a malformed row: it is still published, and its consumer
+        dead-letters it, instead of stalling every row behind it)."""
+        return str(self.payload.get("id", "")) if isinstance(self.payload, dict) else ""
 
     def value(self) -> bytes:
         if self.raw is not None:
