@@ -472,18 +472,6 @@ def test_secrets_the_scripts_create_cover_what_the_chart_and_dapr_read(
 # -- rendered manifests ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def toolchain() -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, str(TOOLS), "--json"], capture_output=True, text=True, timeout=1800, check=False
-    )
-    if proc.returncode == 3:
-        pytest.skip("infra toolchain absent and not installable here")
-    assert proc.returncode == 0, proc.stderr
-    info: dict[str, Any] = json.loads(proc.stdout)
-    return info
-
-
 def kubeconform(toolchain: dict[str, Any], path: Path, skip: set[str]) -> dict[str, Any]:
     cmd = [toolchain["bin"]["kubeconform"], "-strict", "-summary", "-output", "json"]
     cmd += ["-kubernetes-version", toolchain["kubernetes_versions"][0]]

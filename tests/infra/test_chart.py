@@ -67,33 +67,6 @@ pytestmark = pytest.mark.timeout(1800)
 # -- fixtures -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def toolchain(record_testsuite_property: Any) -> dict[str, Any]:
-    started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, str(TOOLS), "--json"], capture_output=True, text=True, timeout=1800, check=False
-    )
-    elapsed = time.monotonic() - started
-    if proc.returncode == 3:
-        pytest.skip("infra toolchain absent and not installable here: " + proc.stderr.strip().splitlines()[-1])
-    assert proc.returncode == 0, f"scripts/infra_tools.py failed:\n{proc.stderr}"
-    info: dict[str, Any] = json.loads(proc.stdout)
-    info["install_seconds"] = round(elapsed, 1)
-    record_testsuite_property("infra_toolchain_seconds", info["install_seconds"])
-    return info
-
-
-@pytest.fixture(scope="session")
-def helm_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    import os
-
-    home = tmp_path_factory.mktemp("helm-home")
-    env = dict(os.environ)
-    for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
-        env[var] = str(home / var.lower())
-    return env
-
-
 def helm(toolchain: dict[str, Any], env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [toolchain["bin"]["helm"], *args], capture_output=True, text=True, env=env, timeout=120, check=False

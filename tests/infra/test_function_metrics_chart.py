@@ -13,9 +13,7 @@ import yaml
 
 import tests.infra.test_chart as chart
 
-# the session fixtures of test_chart.py (toolchain, Helm home, rendered profiles), shared by name
-toolchain = chart.toolchain
-helm_env = chart.helm_env
+# the rendered profiles of test_chart.py (toolchain and Helm home come from conftest.py)
 rendered = chart.rendered
 
 RELEASE = chart.RELEASE
