@@ -7,6 +7,10 @@ of its own, so no other consumer shares its events.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +23,8 @@ import pytest
 
 from agent_gateway.main import create_app
 from tests.fix_api import ServerThread, UserClient, free_port, make_settings, register
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -45,6 +51,53 @@ class Gateway:
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.pg_url, autocommit=True) as conn:
             return conn.execute(sql, params or {}).fetchall()  # type: ignore[arg-type]
+
+
+def start_functions_host(gw: Gateway, *only: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """The local functions host as its own process (``python -m agent_gateway.functions_host``), on the
+    gateway's database and topics; ``only`` limits it to those functions, as a Deployment does."""
+    s = gw.settings
+    environ = {
+        **os.environ,
+        "DATABASE_URL": gw.pg_url,
+        "ENVIRONMENT": "test",
+        "JWT_SECRET": s.jwt_secret.get_secret_value(),
+        "DATA_DIR": str(s.data_dir),
+        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
+        "KAFKA_TOPIC_PREFIX": s.kafka_topic_prefix,
+        "LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    args = [sys.executable, "-m", "agent_gateway.functions_host"]
+    for name in only:
+        args += ["--only", name]
+    return subprocess.Popen(args, cwd=ROOT, env=environ)
+
+
+def insert_outbox_event(
+    gw: Gateway, payload: Any, key: str, *, topic: str = "audit-append", type_: str = "todo.audit.append.v1"
+) -> None:
+    """An event written straight into the outbox (what the relay and the embedded source read), for
+    malformed and failing events that the API would never write."""
+    event_id = payload.get("id") if isinstance(payload, dict) else None
+    gw.query(
+        "INSERT INTO outbox (event_id, topic, key, type, payload)"
+        " VALUES (%(e)s, %(t)s, %(k)s, %(ty)s, %(p)s) RETURNING 1",
+        {"e": event_id or str(uuid.uuid4()), "t": topic, "k": key, "ty": type_, "p": json.dumps(payload)},
+    )
+
+
+def unparseable_audit_event(user_id: str) -> dict[str, Any]:
+    """Well-formed, but its time cannot be parsed: ``audit_append`` fails on every attempt."""
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "/test",
+        "type": "todo.audit.append.v1",
+        "time": "yesterday-ish",
+        "userid": user_id,
+        "data": {"action": "task.updated", "task_id": None, "actor": "x", "channel": "api"},
+    }
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> Any:

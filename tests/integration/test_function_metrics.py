@@ -9,10 +9,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -22,7 +18,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fix_api import free_port
-from tests.fix_pipeline import Gateway, wait_until
+from tests.fix_pipeline import Gateway, insert_outbox_event, start_functions_host, unparseable_audit_event, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,33 +45,6 @@ def of(samples: Samples, name: str, function: str) -> dict[tuple[tuple[str, str]
     return {k[1]: v for k, v in samples.items() if k[0] == name and ("function", function) in k[1]}
 
 
-def _start_host(gw: Gateway, metrics_port: int, *only: str) -> subprocess.Popen[bytes]:
-    s = gw.settings
-    env = {
-        **os.environ,
-        "DATABASE_URL": gw.pg_url,
-        "ENVIRONMENT": "test",
-        "JWT_SECRET": s.jwt_secret.get_secret_value(),
-        "DATA_DIR": str(s.data_dir),
-        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
-        "KAFKA_TOPIC_PREFIX": s.kafka_topic_prefix,
-        "LOG_LEVEL": "WARNING",
-        "FUNCTIONS_METRICS_PORT": str(metrics_port),
-    }
-    args = [sys.executable, "-m", "agent_gateway.functions_host"]
-    for name in only:
-        args += ["--only", name]
-    return subprocess.Popen(args, cwd=ROOT, env=env)
-
-
-def _insert_event(gw: Gateway, payload: dict[str, Any], key: str) -> None:
-    gw.query(
-        "INSERT INTO outbox (event_id, topic, key, type, payload)"
-        " VALUES (%(e)s, 'audit-append', %(k)s, %(ty)s, %(p)s) RETURNING 1",
-        {"e": payload["id"], "k": key, "ty": "todo.audit.append.v1", "p": json.dumps(payload)},
-    )
-
-
 def _count(gw: Gateway, sql: str) -> int:
     return int(gw.query(sql)[0][0])
 
@@ -88,7 +57,7 @@ def test_standalone_host_serves_exact_counts_and_the_dead_letter(start_gateway: 
         alice.create(title=f"metered {i}")
     # a poison message: not a CloudEvents 1.0 event, dead-lettered at once (no retries)
     poison = {"id": str(uuid.uuid4()), "specversion": "0.3", "hello": "poison"}
-    _insert_event(gw, poison, alice.user_id)
+    insert_outbox_event(gw, poison, alice.user_id)
     total = _count(gw, "SELECT count(*) FROM outbox WHERE topic = 'audit-append'")
     good = total - 1
     assert good >= n  # a task.created per create (and whatever registration audits)
@@ -96,7 +65,7 @@ def test_standalone_host_serves_exact_counts_and_the_dead_letter(start_gateway: 
 
     port = free_port()
     url = f"http://127.0.0.1:{port}/metrics"
-    host = _start_host(gw, port, "audit_append")
+    host = start_functions_host(gw, "audit_append", env={"FUNCTIONS_METRICS_PORT": str(port)})
     try:
         wait_until(lambda: _count(gw, "SELECT count(*) FROM audit_log") == good, timeout=90, what="the audit log")
         wait_until(
@@ -149,16 +118,8 @@ def test_gateway_metrics_show_each_function_series_once_with_failures_and_dead_l
     good = _count(gw, "SELECT count(*) FROM outbox WHERE topic = 'audit-append'")
     wait_until(lambda: _count(gw, "SELECT count(*) FROM audit_log") == good, timeout=60, what="the audit log")
     # well-formed, but its time cannot be parsed: the handler fails on every attempt, then dead-letters
-    bad = {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "/test",
-        "type": "todo.audit.append.v1",
-        "time": "yesterday-ish",
-        "userid": alice.user_id,
-        "data": {"action": "task.updated", "task_id": None, "actor": "x", "channel": "api"},
-    }
-    _insert_event(gw, bad, alice.user_id)
+    bad = unparseable_audit_event(alice.user_id)
+    insert_outbox_event(gw, bad, alice.user_id)
     wait_until(lambda: gw.query("SELECT 1 FROM outbox WHERE topic = 'audit-append.dlq'"), timeout=60, what="letter")
 
     def delta(m: Samples, name: str, **labels: str) -> float:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from tests.fix_pipeline import Gateway, wait_until
+from tests.fix_pipeline import Gateway, insert_outbox_event, unparseable_audit_event, wait_until
 from todo_core.store import audit as audit_store
 
 
@@ -144,12 +144,7 @@ def test_poison_message_goes_to_the_dead_letter_topic_and_the_consumer_carries_o
         p.produce(gateway.settings.kafka_topic_prefix + "audit-append", key=b"x", value=json.dumps(poison).encode())
         assert p.flush(10) == 0
     else:
-        with psycopg.connect(gateway.pg_url, autocommit=True) as conn:
-            conn.execute(
-                "INSERT INTO outbox (event_id, topic, key, type, payload)"
-                " VALUES (%(e)s, 'audit-append', 'x', 'x', %(p)s)",
-                {"e": bad_id, "p": json.dumps(poison)},
-            )
+        insert_outbox_event(gateway, poison, "x", type_="x")
     # a good event after the poison is still processed
     t = alice.create(title="after the poison")
     wait_until(
@@ -305,11 +300,7 @@ def test_an_outbox_row_without_an_event_id_is_dead_lettered_and_nothing_behind_i
     """The relay publishes a malformed row like any other (it never stops at one), and the consumer
     dead-letters it; the events committed after it are delivered."""
     alice = gateway.user()
-    with psycopg.connect(gateway.pg_url, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO outbox (event_id, topic, key, type, payload) VALUES (%(e)s, 'audit-append', 'x', 'x', %(p)s)",
-            {"e": str(uuid.uuid4()), "p": json.dumps({"hello": "no id, no specversion"})},
-        )
+    insert_outbox_event(gateway, {"hello": "no id, no specversion"}, "x", type_="x")
     t = alice.create(title="behind the malformed row")
     wait_until(
         lambda: gateway.query("SELECT 1 FROM audit_log WHERE task_id = %(t)s", {"t": t["id"]}),
@@ -466,20 +457,8 @@ def test_event_failing_every_attempt_is_dead_lettered_after_the_retries(start_ga
     gw = start_gateway(pipeline_mode, functions_retry_backoff_scale=0.01)
     alice = gw.user()
     # well-formed, but its time cannot be parsed: the handler fails on every attempt
-    bad = {
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": "/test",
-        "type": "todo.audit.append.v1",
-        "time": "yesterday-ish",
-        "userid": alice.user_id,
-        "data": {"action": "task.updated", "task_id": None, "actor": "x", "channel": "api"},
-    }
-    gw.query(
-        "INSERT INTO outbox (event_id, topic, key, type, payload)"
-        " VALUES (%(e)s, 'audit-append', %(k)s, %(ty)s, %(p)s) RETURNING 1",
-        {"e": bad["id"], "k": alice.user_id, "ty": bad["type"], "p": json.dumps(bad)},
-    )
+    bad = unparseable_audit_event(alice.user_id)
+    insert_outbox_event(gw, bad, alice.user_id)
     t = alice.create(title="after the failing event")
     letters = wait_until(
         lambda: gw.query("SELECT payload FROM outbox WHERE topic = 'audit-append.dlq'"), timeout=60, what="the letter"

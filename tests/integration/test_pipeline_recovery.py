@@ -4,10 +4,7 @@ mid-batch, and the same scenarios in embedded mode (the outbox as the log)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from tests.fix_pipeline import Gateway, wait_until
+from tests.fix_pipeline import Gateway, start_functions_host, wait_until
 from todo_core.store import audit as audit_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,24 +38,6 @@ def _chain_ok(gw: Gateway, user_id: str) -> bool:
             return (await audit_store.verify_chain(conn, uuid.UUID(user_id))).ok
 
     return asyncio.run(run())
-
-
-def _start_host(gw: Gateway, *only: str) -> subprocess.Popen[bytes]:
-    s = gw.settings
-    env = {
-        **os.environ,
-        "DATABASE_URL": gw.pg_url,
-        "ENVIRONMENT": "test",
-        "JWT_SECRET": s.jwt_secret.get_secret_value(),
-        "DATA_DIR": str(s.data_dir),
-        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
-        "KAFKA_TOPIC_PREFIX": s.kafka_topic_prefix,
-        "LOG_LEVEL": "WARNING",
-    }
-    args = [sys.executable, "-m", "agent_gateway.functions_host"]
-    for name in only:
-        args += ["--only", name]
-    return subprocess.Popen(args, cwd=ROOT, env=env)
 
 
 def test_kafka_outage_while_1000_tasks_are_created_loses_and_doubles_nothing(
@@ -92,7 +71,7 @@ def test_consumers_down_in_embedded_mode_catch_up_without_loss_or_doubling(start
     alice = gw.user()
     _create_many(gw, alice, 1000, "while consumers are down")
     assert _audit_count(gw, alice.user_id) == 0
-    host = _start_host(gw)
+    host = start_functions_host(gw)
     try:
         wait_until(lambda: _audit_count(gw, alice.user_id) >= 1000, timeout=120, what="all audit entries")
     finally:
@@ -118,7 +97,7 @@ def test_consumer_killed_with_sigkill_mid_batch_resumes_without_loss_or_doubling
             timeout=60,
             what="everything published",
         )
-    host = _start_host(gw, "audit_append")
+    host = start_functions_host(gw, "audit_append")
     try:
         wait_until(lambda: _audit_count(gw, alice.user_id) >= 150, timeout=120, what="the consumer to be mid-way")
         host.send_signal(signal.SIGKILL)
@@ -128,7 +107,7 @@ def test_consumer_killed_with_sigkill_mid_batch_resumes_without_loss_or_doubling
             host.kill()
     at_kill = _audit_count(gw, alice.user_id)
     assert 150 <= at_kill < n, at_kill  # really killed mid-stream
-    host = _start_host(gw, "audit_append")
+    host = start_functions_host(gw, "audit_append")
     try:
         wait_until(lambda: _audit_count(gw, alice.user_id) >= n, timeout=120, what="the rest after the restart")
     finally:
