@@ -308,9 +308,10 @@ class DaprStateSession:
     """Agents SDK ``Session`` in a Dapr state store: one key per thread holding the item list.
 
     Reads ``GET /v1.0/state/<store>/<key>`` (the ETag header comes back), writes
-    ``POST /v1.0/state/<store>`` with that ETag and first-write concurrency, retrying on 409
-    (someone wrote in between), and forgets with ``DELETE /v1.0/state/<store>/<key>``. The key
-    holds both the user and the thread, so one user's thread id never opens another's memory.
+    ``POST /v1.0/state/<store>`` with that ETag (none for a new thread) and first-write concurrency,
+    retrying on 409 (someone wrote or created it in between), and forgets with
+    ``DELETE /v1.0/state/<store>/<key>``. The key holds both the user and the thread, so one user's
+    thread id never opens another's memory.
     """
 
     session_settings: SessionSettings | None = None
@@ -333,16 +334,21 @@ class DaprStateSession:
         return (value if isinstance(value, list) else []), r.headers.get("ETag")
 
     async def _write(self, items: list[Any], etag: str | None) -> bool:
-        entry: dict[str, Any] = {"key": self.key, "value": items}
+        # first-write always: with the ETag read, the write fails if someone wrote since; without one (no
+        # memory yet) it fails if someone created the key since. Either way the loser reads again.
+        entry: dict[str, Any] = {"key": self.key, "value": items, "options": {"concurrency": "first-write"}}
         if etag is not None:
             entry["etag"] = etag
-            entry["options"] = {"concurrency": "first-write"}
         r = await self._http.post(self._base, json=[entry], headers=self._headers)
         if r.status_code in (200, 201, 204):
             return True
         if r.status_code == 409:
             return False
-        raise DaprStateError(f"state write failed: HTTP {r.status_code}")
+        if etag is None and (await self._read())[1] is not None:
+            # a first write that lost the race to create the key: state.postgresql answers 500 "no item
+            # was updated" rather than 409, so the key now existing is what says it was a conflict
+            return False
+        raise DaprStateError(f"state write failed: HTTP {r.status_code} {r.text[:300]}")
 
     async def _update(self, change: Any) -> Any:
         for attempt in range(DAPR_WRITE_ATTEMPTS):

@@ -469,7 +469,8 @@ def test_one_user_never_sees_another_users_threads(openai_url: str, fake_openai:
 
 class FakeStateStore:
     """daprd's state API for one store: GET/DELETE /v1.0/state/<store>/<key>, POST /v1.0/state/<store>
-    with ETags (first-write concurrency answers 409 on a stale ETag), dapr-api-token checked."""
+    with ETags (first-write concurrency answers 409 on a stale ETag, and 500 "no item was updated"
+    without one when the key exists, as the real daprd does), dapr-api-token checked."""
 
     def __init__(self, store: str, token: str) -> None:
         self.store, self.token = store, token
@@ -506,6 +507,12 @@ class FakeStateStore:
                     if "etag" in entry and (current is None or str(current[1]) != entry["etag"]):
                         self.conflicts += 1
                         return JSONResponse({"errorCode": "ERR_STATE_SAVE", "message": "etag mismatch"}, 409)
+                    first_write = (entry.get("options") or {}).get("concurrency") == "first-write"
+                    if "etag" not in entry and first_write and current is not None:
+                        # what daprd 1.16's state.postgresql v2 answers when the key was created meanwhile
+                        self.conflicts += 1
+                        message = "failed saving state in state store: no item was updated"
+                        return JSONResponse({"errorCode": "ERR_STATE_SAVE", "message": message}, 500)
                     self.data[entry["key"]] = (entry["value"], (current[1] + 1) if current else 1)
             return Response(status_code=204)
 
