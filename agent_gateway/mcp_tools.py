@@ -14,10 +14,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 import pydantic
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -318,26 +317,24 @@ class TodoTools:
     ) -> Annotated[CallToolResult, TaskPage]:
         """Find tasks: search, filter, sort, page. Returns {items, next_cursor}."""
         user_id = current_user()
-        bounds: dict[str, datetime | None] = {}
-        for name, value in (("due_before", due_before), ("due_after", due_after)):
-            when = parse_when(value, name) if value else None
-            if isinstance(when, date) and not isinstance(when, datetime):
-                when = datetime.combine(when, time(0, 0), tzinfo=ZoneInfo(await self._user_timezone(user_id)))
-            bounds[name] = when
+        before = parse_when(due_before, "due_before") if due_before else None
+        after = parse_when(due_after, "due_after") if due_after else None
+        calendar_day = any(type(b) is date for b in (before, after))  # resolved in the user's zone
         q = build_query(
             q=query,
             status=status,
             priority=",".join(priority) if priority else None,
             tags=tags,
             tag_mode=tag_mode,
-            due_before=bounds["due_before"],
-            due_after=bounds["due_after"],
+            due_before=before,
+            due_after=after,
             overdue=overdue,
             has_due=has_due,
             recurring=recurring,
             sort=sort,
             limit=limit,
             cursor=cursor,
+            timezone=await self._user_timezone(user_id) if calendar_day else None,
         )
         page = await self._runtime().tasks.list_tasks(user_id, q)
         items = [task_out(t.to_public(), TaskOut) for t in page.items]

@@ -100,6 +100,14 @@ def test_query_parsing_and_bounds() -> None:
             build_query(**bad)  # type: ignore[arg-type]
 
 
+def test_a_calendar_date_bound_is_midnight_in_the_users_zone() -> None:
+    q = build_query(due_after=date(2031, 1, 2), due_before=date(2031, 1, 6), timezone="Europe/Berlin")
+    assert q.due_after == datetime(2031, 1, 2, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert q.due_before == datetime(2031, 1, 6, tzinfo=ZoneInfo("Europe/Berlin"))
+    with pytest.raises(ValidationError):
+        build_query(due_before=date(2031, 1, 6))  # no zone to read the day in
+
+
 def test_cursor_belongs_to_its_sort() -> None:
     token = encode_cursor(Sort(SortKey.DUE), ("2026-01-01 00:00:00+00", "abc"))
     assert decode_cursor(token, Sort(SortKey.DUE)) == (("2026-01-01 00:00:00+00", "abc"), False)

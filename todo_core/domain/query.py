@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from todo_core.domain.errors import ValidationError
 from todo_core.domain.tasks import Priority, normalize_tag
@@ -75,6 +76,16 @@ def _bad(field_name: str, message: str) -> ValidationError:
     return ValidationError(f"{field_name}: {message}", [{"field": field_name, "message": message}])
 
 
+def _due_bound(name: str, value: datetime | date | None, timezone: str | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        if value is not None and value.tzinfo is None:
+            raise _bad(name, "must carry a UTC offset (RFC 3339)")
+        return value
+    if timezone is None:
+        raise _bad(name, "a calendar date needs the user's time zone")
+    return datetime.combine(value, time(0, 0), tzinfo=ZoneInfo(timezone))
+
+
 def build_query(
     *,
     q: str | None = None,
@@ -82,15 +93,18 @@ def build_query(
     priority: str | None = None,
     tags: list[str] | None = None,
     tag_mode: str = "any",
-    due_before: datetime | None = None,
-    due_after: datetime | None = None,
+    due_before: datetime | date | None = None,
+    due_after: datetime | date | None = None,
     overdue: bool | None = None,
     has_due: bool | None = None,
     recurring: bool | None = None,
     sort: str | None = None,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
+    timezone: str | None = None,
 ) -> TaskQuery:
+    """A validated query. A due bound given as a calendar date stands for 00:00 of that day in
+    ``timezone`` (the user's); a datetime bound must carry its UTC offset."""
     if status not in ("open", "done", "all"):
         raise _bad("status", "must be open, done or all")
     query_text = " ".join(q.split()) if q else None
@@ -104,9 +118,8 @@ def build_query(
     if tag_mode not in ("any", "all"):
         raise _bad("tag_mode", "must be any or all")
     tag_list = tuple(dict.fromkeys(normalize_tag(t) for t in (tags or [])))
-    for name, value in (("due_before", due_before), ("due_after", due_after)):
-        if value is not None and value.tzinfo is None:
-            raise _bad(name, "must carry a UTC offset (RFC 3339)")
+    due_before = _due_bound("due_before", due_before, timezone)
+    due_after = _due_bound("due_after", due_after, timezone)
     if not 1 <= limit <= MAX_LIMIT:
         raise _bad("limit", f"must be between 1 and {MAX_LIMIT}")
     srt = Sort.parse(sort, has_query=bool(query_text))
