@@ -30,6 +30,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.infra._k8s import kubeconform, kustomize
+
 ROOT = Path(__file__).resolve().parents[2]
 AZURE = ROOT / "infra" / "azure"
 DEPLOY = AZURE / "deploy.sh"
@@ -472,35 +474,9 @@ def test_secrets_the_scripts_create_cover_what_the_chart_and_dapr_read(
 # -- rendered manifests ---------------------------------------------------------------------------------
 
 
-def kubeconform(toolchain: dict[str, Any], path: Path, skip: set[str]) -> dict[str, Any]:
-    cmd = [toolchain["bin"]["kubeconform"], "-strict", "-summary", "-output", "json"]
-    cmd += ["-kubernetes-version", toolchain["kubernetes_versions"][0]]
-    for loc in toolchain["schema_locations"]:
-        cmd += ["-schema-location", loc]
-    if skip:
-        cmd += ["-skip", ",".join(sorted(skip))]
-    proc = subprocess.run([*cmd, str(path)], capture_output=True, text=True, timeout=300, check=False)
-    report: dict[str, Any] = json.loads(proc.stdout)
-    bad = [r for r in report.get("resources", []) if r.get("status") not in {"statusValid", "statusSkipped"}]
-    assert not bad, bad
-    summary: dict[str, Any] = report["summary"]
-    return summary
-
-
 @pytest.fixture(scope="module")
 def kafka_aks() -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl (its built-in kustomize renders the overlay) is not installed")
-    proc = subprocess.run(
-        [kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(AZURE / "k8s" / "kafka")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+    return [d for d in yaml.safe_load_all(kustomize(AZURE / "k8s" / "kafka")) if d]
 
 
 def test_kafka_overlay_for_aks(kafka_aks: list[dict[str, Any]]) -> None:
@@ -545,7 +521,7 @@ def test_dapr_components_as_deploy_fills_them_in(toolchain: dict[str, Any], tmp_
     assert meta == {"vaultName": "kv-todo-test", "azureClientId": "11111111-2222-3333-4444-555555555555"}
     path = tmp_path / "dapr.yaml"
     path.write_text(proc.stdout)
-    summary = kubeconform(toolchain, path, set())
+    summary = kubeconform(toolchain, path)
     assert summary["valid"] == len(docs)
 
 

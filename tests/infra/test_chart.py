@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 import yaml
 
 from tests._scripts import load_script
+from tests.infra._k8s import kubeconform, kustomize
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "infra" / "helm" / "todo-cloud"
@@ -197,24 +197,6 @@ def test_existing_secret_is_required(toolchain: dict[str, Any], helm_env: dict[s
 # -- kubeconform ----------------------------------------------------------------------------------
 
 
-def kubeconform(toolchain: dict[str, Any], path: Path, version: str, skip: set[str] = frozenset()) -> dict[str, Any]:
-    cmd = [toolchain["bin"]["kubeconform"], "-strict", "-summary", "-output", "json"]
-    cmd += ["-kubernetes-version", version]
-    for loc in toolchain["schema_locations"]:
-        cmd += ["-schema-location", loc]
-    if skip:
-        cmd += ["-skip", ",".join(sorted(skip))]
-    proc = subprocess.run([*cmd, str(path)], capture_output=True, text=True, timeout=300, check=False)
-    report: dict[str, Any] = json.loads(proc.stdout)
-    failures = [
-        f"{r.get('kind')}/{r.get('name')}: {r.get('status')} {r.get('msg')}"
-        for r in report.get("resources", [])
-        if r.get("status") not in {"statusValid", "statusSkipped"}
-    ]
-    assert proc.returncode == 0 and not failures, "\n".join(failures) or proc.stderr
-    return report["summary"]
-
-
 @pytest.mark.parametrize("version_index", [0, -1], ids=["oldest", "newest"])
 @pytest.mark.parametrize("profile", [*PROFILES, "everything-on"])
 def test_kubeconform_strict(
@@ -343,18 +325,7 @@ def kafka_topics_of(profile: str) -> dict[str, int]:
     """Partitions per topic name in the Strimzi KafkaTopics the profile runs against."""
     source = KAFKA_OF_PROFILE[profile]
     if isinstance(source, str):
-        kubectl = shutil.which("kubectl")
-        if kubectl is None:
-            pytest.skip("kubectl (its built-in kustomize renders the overlay) is not installed")
-        proc = subprocess.run(
-            [kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(ROOT / source)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr
-        docs = docs_of(proc.stdout)
+        docs = docs_of(kustomize(ROOT / source))
     else:
         docs = [d for f in source for d in docs_of((ROOT / f).read_text())]
     return {d["spec"]["topicName"]: int(d["spec"]["partitions"]) for d in docs if d["kind"] == "KafkaTopic"}

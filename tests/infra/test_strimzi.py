@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from tests._scripts import load_script
+from tests.infra._k8s import kustomize
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "scripts" / "infra_tools.py"
@@ -48,20 +49,6 @@ def strimzi_toolchain(toolchain: dict[str, Any]) -> dict[str, Any]:
 
 def rel(path: Path) -> str:
     return str(path.relative_to(ROOT))
-
-
-def render(overlay: Path) -> str:
-    kubectl = shutil.which("kubectl")
-    assert kubectl is not None
-    proc = subprocess.run(
-        [kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(overlay)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
 
 
 def first(kind: str) -> Doc:
@@ -154,7 +141,7 @@ def report(strimzi_toolchain: dict[str, Any]) -> dict[str, Any]:
         docs += tools.strimzi_documents(path.read_text(), rel(path))
     if shutil.which("kubectl"):
         for overlay in OVERLAYS:
-            docs += tools.strimzi_documents(render(overlay), f"kustomize {rel(overlay)}")
+            docs += tools.strimzi_documents(kustomize(overlay), f"kustomize {rel(overlay)}")
     docs += [(f"negative {name}", make()) for name, (make, _) in NEGATIVES.items()]
     checked, problems = tools.strimzi_problems(docs)
     assert checked == len(docs)
