@@ -22,6 +22,20 @@ from todo_core.domain.events import AUDIT_APPEND
 from todo_core.settings import Environment, Settings
 from todo_core.store import audit as audit_store
 
+# the nine MCP tools of the agent contract, written out here (not imported from agent_gateway) so that a tool
+# added or dropped in the code fails the contract tests
+CONTRACT_TOOLS = {
+    "add_task",
+    "list_tasks",
+    "get_task",
+    "update_task",
+    "complete_task",
+    "reopen_task",
+    "delete_task",
+    "list_tags",
+    "list_notifications",
+}
+
 
 def free_port() -> int:
     with socket.socket() as s:

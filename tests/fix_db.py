@@ -32,12 +32,7 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def pg_url(pg_server_url: str) -> str:
     """A fresh, migrated database for this test session."""
-    name = f"todo_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
-    url = psycopg.conninfo.make_conninfo(pg_server_url, dbname=name)
-    migrate(url)
-    return url
+    return create_database(pg_server_url)
 
 
 @pytest.fixture

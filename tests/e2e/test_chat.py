@@ -32,23 +32,12 @@ from starlette.routing import Route
 from agent_gateway.chat_store import DaprStateSession
 from agent_gateway.main import create_app
 from tests.fake_openai import FakeOpenAI, Recorded, call, say
-from tests.fix_api import ServerThread, UserClient, fill_audit, free_port, make_settings, register
+from tests.fix_api import CONTRACT_TOOLS, ServerThread, UserClient, fill_audit, free_port, make_settings, register
 from todo_core.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
 API = "/api/v1"
-CONTRACT_TOOLS = {
-    "add_task",
-    "list_tasks",
-    "get_task",
-    "update_task",
-    "complete_task",
-    "reopen_task",
-    "delete_task",
-    "list_tags",
-    "list_notifications",
-}
 QUIET = {"relay_enabled": False, "scheduler_enabled": False, "functions_host_enabled": False}
 
 

@@ -26,7 +26,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from agent_gateway.mcp_server import tool_schema_tokens, tool_schemas
-from tests.fix_api import UserClient, fill_audit, make_settings
+from tests.fix_api import CONTRACT_TOOLS, UserClient, fill_audit, make_settings
 from todo_core.domain.ids import new_id
 from todo_core.notify import inbox
 
@@ -36,17 +36,6 @@ API = "/api/v1"
 SETTINGS = make_settings("postgresql://unused", Path("/nonexistent"))
 SECRET = SETTINGS.signing_secret()  # what the fixture server signs with
 ISSUER = SETTINGS.jwt_issuer
-CONTRACT_TOOLS = {
-    "add_task",
-    "list_tasks",
-    "get_task",
-    "update_task",
-    "complete_task",
-    "reopen_task",
-    "delete_task",
-    "list_tags",
-    "list_notifications",
-}
 NO_SUCH_TASK = str(uuid.uuid4())
 
 

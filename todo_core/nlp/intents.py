@@ -871,6 +871,13 @@ _LIMIT_WORDS = {
     "twenty": 20,
     "fifty": 50,
 }
+
+
+def _limit(n: str) -> int:
+    """A count of a "top five" / "10 tasks" phrase, as list_tasks takes it (1..200)."""
+    return min(int(n) if n.isdigit() else _LIMIT_WORDS[n], 200) or 1
+
+
 _LIMIT_NUM = r"(?P<n>\d{1,3}|" + "|".join(_LIMIT_WORDS) + ")"
 _LIMIT_TOP = re.compile(r"\b(?P<w>top|first|next)\s+" + _LIMIT_NUM + r"\b")
 _LIMIT_N = re.compile(r"\b" + _LIMIT_NUM + r"\s+(?:tasks|todos|to-dos|items|things)\b")
@@ -1069,13 +1076,13 @@ def _query(msg: _Msg, clock: Clock, tag_words: frozenset[str]) -> Plan | None:
 
     if m := _LIMIT_TOP.search(work.view):
         n = m.group("n")
-        args["limit"] = min(int(n) if n.isdigit() else _LIMIT_WORDS[n], 200) or 1
+        args["limit"] = _limit(n)
         if m.group("w") == "next" and "sort" not in args:
             args["sort"] = "due"
         work.take("limit", m.start(), m.end())
     elif m := _LIMIT_N.search(work.view):
         n = m.group("n")
-        args["limit"] = min(int(n) if n.isdigit() else _LIMIT_WORDS[n], 200) or 1
+        args["limit"] = _limit(n)
         work.take("limit", m.start(), m.start("n") + len(n))
 
     levels: list[str] = []
