@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from todo_core.domain.events import TOPICS, dlq
+
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev", "development"}
 
 
@@ -102,8 +104,6 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _known_topic_partitions(self) -> Settings:
-        from todo_core.domain.events import TOPICS, dlq
-
         known = set(TOPICS) | {dlq(t) for t in TOPICS}
         unknown = sorted(set(self.kafka_topic_partitions) - known)
         if unknown:
