@@ -567,6 +567,104 @@ def serve_collector(collector: Any, port: int) -> Any:
     return start_http_server(port, addr="127.0.0.1", registry=registry)
 
 
+# --------------------------------------------------------------------------- exporters' own definitions
+
+# where the series of the panels this stage cannot feed are defined: the exporter's Go module and file
+KUBE_STATE_METRICS = ("k8s.io/kube-state-metrics/v2", "v2.13.0", "internal/store/deployment.go")
+KEDA_METRICS_FILES = ("pkg/metricscollector/prommetrics.go", "pkg/metricscollector/metricscollectors.go")
+KEDA_MODULE = "github.com/kedacore/keda/v2"
+# labels the Prometheus operator puts on every target (so a query may group or match on them)
+TARGET_LABELS = frozenset({"job", "instance", "namespace", "pod", "container", "endpoint", "service"})
+
+
+class Unavailable(RuntimeError):
+    """No Go toolchain, or the Go module proxy did not answer."""
+
+
+def go_module_file(module: str, version: str, path: str) -> str:
+    """One file of a Go module at a version, from the module cache (``go mod download``, once)."""
+    import tempfile
+    import zipfile
+
+    go = shutil.which("go") or next((p for p in ("/usr/local/go/bin/go",) if os.access(p, os.X_OK)), None)
+    if go is None:
+        raise Unavailable("no Go toolchain ('go' is not on PATH)")
+    proc = subprocess.run(
+        [go, "mod", "download", "-json", f"{module}@{version}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tempfile.gettempdir(),
+    )
+    try:
+        info = json.loads(proc.stdout or "{}")
+    except ValueError:
+        info = {}
+    if proc.returncode != 0 or "Zip" not in info:
+        raise Unavailable(f"go mod download {module}@{version}: {info.get('Error') or proc.stderr.strip()[-300:]}")
+    with zipfile.ZipFile(info["Zip"]) as z:
+        return z.read(f"{module}@{version}/{path}").decode()
+
+
+def _strings(go_list: str) -> set[str]:
+    return set(re.findall(r'"(\w+)"', go_list))
+
+
+def keda_series(prommetrics_go: str, collectors_go: str) -> dict[str, set[str]]:
+    """Series name -> label names of the KEDA operator's Prometheus metrics (``prometheus.New*Vec``)."""
+    ns = re.search(r'DefaultPromMetricsNamespace\s*=\s*"(\w+)"', collectors_go)
+    namespace = ns.group(1) if ns else "keda"
+    shared = {name: _strings(body) for name, body in re.findall(r"(\w+)\s*=\s*\[\]string\{([^}]*)\}", prommetrics_go)}
+    out = {}
+    vec = r"prometheus\.New\w+Vec\(\s*prometheus\.\w+Opts\{(.*?)\},\s*(\w+|\[\]string\{[^}]*\})"
+    for opts, labels in re.findall(vec, prommetrics_go, re.DOTALL):
+        sub = re.search(r'Subsystem:\s*"(\w*)"', opts)
+        name = re.search(r'Name:\s*"(\w+)"', opts)
+        if name is None:
+            continue
+        full = "_".join(x for x in (namespace, sub.group(1) if sub else "", name.group(1)) if x)
+        out[full] = shared[labels] if labels in shared else _strings(labels)
+    return out
+
+
+def kube_state_series(store_go: str) -> dict[str, set[str]]:
+    """Series name -> label names of one kube-state-metrics store (its default labels plus each family's)."""
+    default = re.search(r"desc\w*LabelsDefaultLabels\s*=\s*\[\]string\{([^}]*)\}", store_go)
+    base = _strings(default.group(1)) if default else set()
+    names = [(m.start(), m.group(1)) for m in re.finditer(r'"(kube_\w+)"', store_go)]
+    out = {}
+    for i, (pos, name) in enumerate(names):
+        block = store_go[pos : names[i + 1][0] if i + 1 < len(names) else len(store_go)]
+        extra = set().union(*(_strings(b) for b in re.findall(r"LabelKeys\s*(?::|=)\s*\[\]string\{([^}]*)\}", block)))
+        out.setdefault(name, set()).update(base | extra)
+    return out
+
+
+def labels_used(expr: str) -> tuple[dict[str, set[str]], set[str]]:
+    """(metric -> label names its selector matches on, label names the aggregations group by)."""
+    selectors: dict[str, set[str]] = {}
+    for metric, body in re.findall(r"\b([a-zA-Z_:][\w:]*)\s*\{([^}]*)\}", expr):
+        selectors.setdefault(metric, set()).update(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", body))
+    grouping = {g.strip() for b in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr) for g in b.split(",")}
+    return selectors, grouping - {""}
+
+
+def unknown_series_and_labels(expr: str, defined: Mapping[str, set[str]]) -> list[str]:
+    """What ``expr`` selects that the exporter does not define (its series, their labels, the target's)."""
+    selectors, grouping = labels_used(expr)
+    problems = []
+    known: set[str] = set(TARGET_LABELS)
+    for metric, labels in selectors.items():
+        if metric not in defined:
+            problems.append(f"series {metric} is not defined")
+            continue
+        known |= defined[metric]
+        problems += [f"{metric} has no label {label}" for label in sorted(labels - defined[metric] - TARGET_LABELS)]
+    problems += [f"no series has the label {label} (by ...)" for label in sorted(grouping - known - {"le"})]
+    return problems
+
+
 # --------------------------------------------------------------------------- CLI
 
 
