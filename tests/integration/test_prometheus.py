@@ -154,7 +154,8 @@ def stack(pg_server_url: str, kafka_broker: Any, tmp_path_factory: pytest.TempPa
     missing = [b for b in ("prometheus", "promtool") if pc.binary(b) is None]
     if missing:
         pytest.skip(
-            f"Debian's prometheus is not installed ({', '.join(missing)} not found): apt-get install prometheus"
+            f"Debian's prometheus is not installed ({', '.join(missing)} not found):"
+            " apt-get install --no-install-recommends prometheus"
         )
     t0 = time.monotonic()
     work = tmp_path_factory.mktemp("prometheus")
