@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests._clock import examples
 from tests.unit.nlp_corpus import BLIND, BLIND_FIRST_RUN, CORPUS, NOW, ZONE, Case
 from todo_core.api.models import TaskCreate
 from todo_core.domain.errors import ValidationError
@@ -20,7 +21,7 @@ from todo_core.nlp import ByReference, Clarify, Plan, ToolCall, Unknown, interpr
 
 ALL = CORPUS + BLIND
 BERLIN = ZoneInfo(ZONE)
-FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # --- the corpus ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests._clock import examples
 from todo_core.domain.errors import ValidationError
 from todo_core.domain.reminders import (
     MAX_REMINDERS,
@@ -22,7 +23,7 @@ from todo_core.domain.reminders import (
 BERLIN = ZoneInfo("Europe/Berlin")
 DUE = datetime(2026, 5, 4, 9, 0, tzinfo=BERLIN)
 AT = datetime(2026, 5, 3, 18, 0, tzinfo=UTC)
-FAST = settings(max_examples=200, deadline=None)
+FAST = settings(max_examples=examples(200), deadline=None)
 
 
 def field_of(err: pytest.ExceptionInfo[ValidationError]) -> str:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests._clock import examples
 from todo_core.domain.errors import ValidationError
 from todo_core.domain.ids import new_id
 from todo_core.domain.query import Sort, SortKey, build_query, decode_cursor, encode_cursor
@@ -116,14 +117,14 @@ def test_cursor_belongs_to_its_sort() -> None:
         decode_cursor(token, Sort(SortKey.TITLE))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.one_of(st.text(max_size=30), st.integers(), st.none()), max_size=4))
 def test_cursor_round_trips(values: list[object]) -> None:
     sort = Sort(SortKey.PRIORITY, descending=True)
     assert decode_cursor(encode_cursor(sort, tuple(values)), sort) == (tuple(values), False)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.text(max_size=200))
 def test_query_text_never_crashes_the_parser(text: str) -> None:
     try:

@@ -1,6 +1,6 @@
 import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Draft } from "@/lib/types";
 import { QuickAdd } from "./QuickAdd";
 
@@ -40,7 +40,19 @@ function setup(parse = vi.fn(async (_t: string, _s: AbortSignal) => draft)) {
   return { user: userEvent.setup(), parse, onCreate, input: screen.getByLabelText("Quick add a task") };
 }
 
+// The preview labels the due day relative to today ("Today", "Tomorrow", "Tue 1 Dec"): the clock of the
+// code under test is fixed (only Date is faked; timers stay real for user-event and the debounce).
+const NOW = new Date("2026-11-25T10:00:00Z");
+
 describe("QuickAdd", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(NOW);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it("previews what the parser recognised before saving", async () => {
     const { user, parse, input } = setup();
     await user.type(input, TEXT);
