@@ -10,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck unit integration e2e bench venv clean ui ui-test
+.PHONY: run test check lint typecheck unit integration e2e bench venv clean ui ui-test clock-check system-packages
 
 # "ok" when a Node.js >= 20.19 is on PATH (what Next.js 16 and the test tools need), else empty
 NODE   := $(shell node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.stdout.write(a > 20 || (a === 20 && b >= 19) ? "ok" : "")' 2>/dev/null)
@@ -28,8 +28,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: venv ui
 	$(BIN)/python -m agent_gateway
 
-test: venv check ui-test
+test: venv check ui-test system-packages clock-check
 	$(BIN)/python -m pytest
+
+# Debian packages of the stages that run real tools (libfaketime, Prometheus, podman + runc, mmdebstrap):
+# installed when missing and root, else each stage skips with its reason
+system-packages:
+	@scripts/ensure-debian-packages.sh
+
+# the Python unit tests and vitest again under libfaketime at three instants and zones (a DST switch,
+# New Year's Eve west of UTC, 29 February east of UTC): no test or code may depend on today's date
+clock-check: venv system-packages
+	$(BIN)/python scripts/clock_check.py $(if $(NODE),,--only python)
 
 # -- web UI: a Next.js static export in ui/out, which the gateway serves at / ----------------------------
 
