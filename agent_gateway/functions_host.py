@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import threading
 import time
 import zlib
@@ -491,6 +492,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m agent_gateway.functions_host", description=__doc__)
     ap.add_argument("--only", action="append", default=[], help="run only this function (repeatable)")
     args = ap.parse_args(argv)
+    # the host's own setting for "run only these functions", read by the app as it registers them
+    for i, name in enumerate(args.only):
+        os.environ[f"AzureFunctionsJobHost__functions__{i}"] = name
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(serve(settings, args.only))

@@ -42,6 +42,7 @@ def trigger_args(function_name: str, topic: str) -> dict[str, Any]:
     """Kafka trigger arguments: consumer group = function name, batches (cardinality MANY).
     ``KafkaSslCaLocation`` (a mounted CA file, e.g. Strimzi's cluster CA on AKS) is passed when set."""
     extra = {"ssl_ca_location": os.environ["KafkaSslCaLocation"]} if os.environ.get("KafkaSslCaLocation") else {}
+    _metrics.function_registered(function_name)
     return {
         **extra,
         "arg_name": "events",

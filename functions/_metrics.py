@@ -58,6 +58,30 @@ BATCH_DURATION = Histogram(
 )
 
 
+HOST_FUNCTIONS_PREFIX = "AzureFunctionsJobHost__functions__"
+
+
+def runs_here(function_name: str) -> bool:
+    """Whether this process runs the function: the Functions host's own ``functions`` list
+    (``AzureFunctionsJobHost__functions__<i>``, which the chart sets per Deployment) names it, or no
+    list is set (every function runs)."""
+    listed = {v for k, v in os.environ.items() if k.startswith(HOST_FUNCTIONS_PREFIX)}
+    return not listed or function_name in listed
+
+
+def function_registered(function_name: str) -> None:
+    """Create a function's series at 0 when it registers: a counter child that appears only on its first
+    increment makes ``increase()``/``rate()`` miss that first event (there is no earlier sample), so the
+    first dead letter or failure of a pod would never show on the dashboard. Only for the functions this
+    process runs, so a pod shows no series of the functions it never runs."""
+    if not runs_here(function_name):
+        return
+    FAILURES.labels(function=function_name)
+    DEAD_LETTERS.labels(function=function_name)
+    EVENTS.labels(function=function_name, outcome=DEAD_LETTERED)
+    BATCH_DURATION.labels(function=function_name)
+
+
 def batch_done(function_name: str, outcomes: dict[str, int], seconds: float) -> None:
     """A batch went through: count its events by outcome."""
     for outcome, n in outcomes.items():

@@ -56,8 +56,13 @@ REMINDER_LATENESS = Histogram(
 
 def route_template(scope: Scope) -> str:
     """The template of the route that handled the request (mount prefixes included), or ``<unmatched>``."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
+    # FastAPI >= 0.165 keeps a router included in a router as one nested route, and scope["route"] is
+    # then the innermost route, whose path lacks the outer prefixes (POST /api/v1/tasks -> "/tasks");
+    # the full template is on the effective route context FastAPI records in its own scope entry.
+    context = (scope.get("fastapi") or {}).get("effective_route_context")
+    path = getattr(context, "path_format", None)
+    if not isinstance(path, str) or not path:
+        path = getattr(scope.get("route"), "path", None)
     if not isinstance(path, str):
         return UNMATCHED
     # inside a Mount, root_path grew by the mount's matched prefix (Starlette >= 0.35)

@@ -504,23 +504,11 @@ def test_kafka_lag_panel_shows_the_retried_event(stack: Stack) -> None:
     assert sorted(x.value for x in per_partition) == [-1.0, -1.0, 0.0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FastAPI 0.165 keeps a router included in a router as one route (_IncludedRouter), and scope['route'] "
-    "is then the inner route: todo_core.observability.route_template labels POST /api/v1/tasks as '/tasks' "
-    "(the unit test includes its prefixed router only once, so it cannot see it)",
-)
 def test_route_labels_carry_the_api_prefix(stack: Stack) -> None:
     routes = set(stack.api.label_values("route", "todo_http_request_duration_seconds_count"))
     assert {"/api/v1/tasks", "/api/v1/auth/register", "/api/v1/tasks/{task_id}/complete"} <= routes, routes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="todo_function_dead_letters_total{function} (like the failures counter) appears only on its first "
-    "increment, so increase() over it never counts that first dead letter: functions/_metrics.py should create "
-    "each function's children at 0 when the functions register",
-)
 def test_dead_letter_panel_counts_the_first_dead_letter(stack: Stack) -> None:
     (q,) = [q for q in _dashboard()[0] if "todo_function_dead_letters_total" in q.expr]
     expr = pc.substitute(q.expr, {"namespace": [NAMESPACE], "release": [RELEASE]})

@@ -108,3 +108,16 @@ def test_function_app_imports_even_when_the_port_is_taken() -> None:
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout.split()[-1]) == 5  # the worker indexed every function
     assert f"cannot listen on port {port}" in proc.stderr  # logging's last resort: the warning
+
+
+def test_each_function_serves_its_failure_and_dead_letter_series_at_zero_before_the_first() -> None:
+    """increase() needs a sample before the first dead letter, or the dashboard never counts it."""
+    port = free_port()
+    proc = _import_app(
+        f"import httpx, function_app\nprint(httpx.get('http://127.0.0.1:{port}/metrics', timeout=5).text)\n", port
+    )
+    assert proc.returncode == 0, proc.stderr
+    for name in ("task_events", "recurrence_due", "reminder_fire", "audit_append"):
+        assert f'todo_function_dead_letters_total{{function="{name}"}} 0.0' in proc.stdout, name
+        assert f'todo_function_failures_total{{function="{name}"}} 0.0' in proc.stdout, name
+        assert f'todo_function_events_total{{function="{name}",outcome="dead-lettered"}} 0.0' in proc.stdout, name

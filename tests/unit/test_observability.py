@@ -78,6 +78,14 @@ def app(registry: CollectorRegistry) -> FastAPI:
     async def delete(task_id: str) -> None:
         return None
 
+    # the API's own shape: resource routers included in the /api/v1 router, which the app includes
+    tasks = APIRouter(prefix="/tasks")
+
+    @tasks.post("/{task_id}/complete")
+    async def complete(task_id: str) -> dict[str, str]:
+        return {"id": task_id}
+
+    router.include_router(tasks)
     app.include_router(router)
     return app
 
@@ -94,6 +102,7 @@ async def test_one_sample_per_request_labelled_by_route_template(app: FastAPI, r
         assert (await c.get("/items/42")).status_code == 200
         assert (await c.get("/items/not-a-number")).status_code == 422
         assert (await c.delete("/api/v1/tasks/0b5c")).status_code == 204
+        assert (await c.post("/api/v1/tasks/0b5c/complete")).status_code == 200
         assert (await c.get("/sub/things/lamp")).status_code == 200
         assert (await c.get("/nowhere/7")).status_code == 404
         assert (await c.post("/boom")).status_code == 500
@@ -102,6 +111,7 @@ async def test_one_sample_per_request_labelled_by_route_template(app: FastAPI, r
     assert count("/items/{item_id}", registry=registry) == 2
     assert count("/items/{item_id}", status="422", registry=registry) == 1
     assert count("/api/v1/tasks/{task_id}", "DELETE", "204", registry=registry) == 1
+    assert count("/api/v1/tasks/{task_id}/complete", "POST", registry=registry) == 1  # nested routers: full prefix
     assert count("/sub/things/{name}", registry=registry) == 1
     assert count(obs.UNMATCHED, status="404", registry=registry) == 1
     assert count("/boom", "POST", "500", registry=registry) == 1
@@ -110,6 +120,7 @@ async def test_one_sample_per_request_labelled_by_route_template(app: FastAPI, r
     assert series_routes(registry) == {
         "/items/{item_id}",
         "/api/v1/tasks/{task_id}",
+        "/api/v1/tasks/{task_id}/complete",
         "/sub/things/{name}",
         obs.UNMATCHED,
         "/boom",
