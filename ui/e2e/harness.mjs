@@ -188,7 +188,7 @@ export async function apiCall(page, method, path, body) {
   );
 }
 
-export async function waitFor(fn, { timeout = 15_000, interval = 200, message = "condition" } = {}) {
+export async function waitFor(fn, { timeout = 30_000, interval = 200, message = "condition" } = {}) {
   const deadline = Date.now() + timeout;
   let last;
   while (Date.now() < deadline) {
@@ -213,6 +213,29 @@ export function wallIn(zone, instant) {
   });
   const p = Object.fromEntries(f.formatToParts(instant).map((x) => [x.type, x.value]));
   return { date: `${p.year}-${p.month}-${p.day}`, time: `${p.hour}:${p.minute}:${p.second}` };
+}
+
+/** The instant (ISO, UTC) of a wall time (YYYY-MM-DD, HH:MM) in a zone. */
+export function zonedInstant(date, time, zone) {
+  const [y, mo, d] = date.split("-").map(Number);
+  const [h, mi] = time.split(":").map(Number);
+  const target = Date.UTC(y, mo - 1, d, h, mi);
+  let guess = target;
+  for (let i = 0; i < 3; i++) {
+    const w = wallIn(zone, new Date(guess));
+    const [wy, wmo, wd] = w.date.split("-").map(Number);
+    const [wh, wmi] = w.time.split(":").map(Number);
+    guess += target - Date.UTC(wy, wmo - 1, wd, wh, wmi);
+  }
+  return new Date(guess).toISOString();
+}
+
+/** YYYY-MM-DD of day `day` of the month `months` after the current one, in a zone (from the real clock). */
+export function dayOfMonthAhead(zone, months, day) {
+  const today = wallIn(zone, new Date()).date;
+  const [y, m] = today.split("-").map(Number);
+  const idx = y * 12 + (m - 1) + months;
+  return `${Math.floor(idx / 12)}-${String((idx % 12) + 1).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
 }
 
 export { sleep };
