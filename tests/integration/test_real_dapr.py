@@ -209,6 +209,7 @@ def test_relay_publishes_through_dapr_to_kafka_and_audit_append_consumes_one_env
             and len(r) >= 2
             and r
         ),
+        timeout=60,  # relay -> daprd -> Kafka -> functions host on a loaded machine (20 s timed out once in CI)
         what="the audit trail of create and complete",
     )
     outbox = {
