@@ -107,13 +107,11 @@ def _sleep(secs):
 
 _time.sleep = _sleep
 """
-SHIM_DIR = Path(tempfile.mkdtemp(prefix="todo-clock-check-"))
-(SHIM_DIR / "sitecustomize.py").write_text(SITECUSTOMIZE)
 
 
-def faked_env(lib: Path, instant: Instant) -> dict[str, str]:
+def faked_env(lib: Path, instant: Instant, shim: Path) -> dict[str, str]:
     offset = math.ceil(instant.epoch() - time.time())
-    pythonpath = os.pathsep.join(p for p in (str(SHIM_DIR), os.environ.get("PYTHONPATH", "")) if p)
+    pythonpath = os.pathsep.join(p for p in (str(shim), os.environ.get("PYTHONPATH", "")) if p)
     return {
         **os.environ,
         "PYTHONPATH": pythonpath,
@@ -140,13 +138,13 @@ def suites(only: str | None) -> list[tuple[str, list[str], Path]]:
     return out
 
 
-def probe(lib: Path, instant: Instant) -> str:
+def probe(lib: Path, instant: Instant, shim: Path) -> str:
     """What a faked process sees: proves the preload took effect before trusting a green run."""
     code = (
         "import datetime, time; time.sleep(0.01); "
         "print(datetime.datetime.now().astimezone().isoformat(timespec='minutes'))"
     )
-    env = faked_env(lib, instant)
+    env = faked_env(lib, instant, shim)
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return done.stdout.strip()
 
@@ -161,20 +159,27 @@ def main() -> int:
     if lib is None:
         print("clock check: SKIPPED - no libfaketime, and it cannot be installed here (apt-get install faketime)")
         return 0
+    with tempfile.TemporaryDirectory(prefix="todo-clock-check-") as tmp:
+        shim = Path(tmp)
+        (shim / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        return run(lib, shim, args.instant, args.only)
+
+
+def run(lib: Path, shim: Path, only_instants: list[str] | None, only: str | None) -> int:
     failures: list[str] = []
     started = time.monotonic()
     for instant in INSTANTS:
-        if args.instant and instant.name not in args.instant:
+        if only_instants and instant.name not in only_instants:
             continue
-        seen = probe(lib, instant)
+        seen = probe(lib, instant, shim)
         expected = datetime.fromtimestamp(instant.epoch(), ZoneInfo(instant.zone)).isoformat(timespec="minutes")
         if seen[:13] != expected[:13]:  # same local date and hour
             print(f"clock check: libfaketime did not take effect (a faked process saw {seen}, expected {expected})")
             return 1
         print(f"\n== clock check at {instant.describe()}; a faked process sees {seen}", flush=True)
-        for name, cmd, cwd in suites(args.only):
+        for name, cmd, cwd in suites(only):
             t0 = time.monotonic()
-            rc = subprocess.run(cmd, cwd=cwd, env=faked_env(lib, instant), check=False).returncode
+            rc = subprocess.run(cmd, cwd=cwd, env=faked_env(lib, instant, shim), check=False).returncode
             outcome = "ok" if rc == 0 else f"FAILED (exit {rc})"
             print(f"== {name} at {instant.name}: {outcome} in {time.monotonic() - t0:.1f} s", flush=True)
             if rc != 0:

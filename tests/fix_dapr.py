@@ -53,6 +53,7 @@ import yaml
 
 from tests._scripts import load_script
 from tests.fix_api import free_port
+from tests.fix_pipeline import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 INFRA_DAPR = ROOT / "infra" / "dapr"
@@ -432,14 +433,8 @@ class DaprCluster:
             )
 
     def stop_functions_host(self) -> None:
-        proc = self.functions_host
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        if self.functions_host is not None:
+            stop_process(self.functions_host, timeout=20)
         self.functions_host = None
 
     def functions_env(self, **extra: str) -> dict[str, str]:

@@ -53,11 +53,10 @@ class Gateway:
             return conn.execute(sql, params or {}).fetchall()  # type: ignore[arg-type]
 
 
-def start_functions_host(gw: Gateway, *only: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """The local functions host as its own process (``python -m agent_gateway.functions_host``), on the
-    gateway's database and topics; ``only`` limits it to those functions, as a Deployment does."""
+def process_env(gw: Gateway, **extra: str) -> dict[str, str]:
+    """The environment of a process of the system (gateway, functions host) on ``gw``'s database and topics."""
     s = gw.settings
-    environ = {
+    return {
         **os.environ,
         "DATABASE_URL": gw.pg_url,
         "ENVIRONMENT": "test",
@@ -66,8 +65,25 @@ def start_functions_host(gw: Gateway, *only: str, env: dict[str, str] | None = N
         "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
         "KAFKA_TOPIC_PREFIX": s.kafka_topic_prefix,
         "LOG_LEVEL": "WARNING",
-        **(env or {}),
+        **extra,
     }
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL after ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def start_functions_host(gw: Gateway, *only: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """The local functions host as its own process (``python -m agent_gateway.functions_host``), on the
+    gateway's database and topics; ``only`` limits it to those functions, as a Deployment does."""
+    environ = process_env(gw, **(env or {}))
     args = [sys.executable, "-m", "agent_gateway.functions_host"]
     for name in only:
         args += ["--only", name]

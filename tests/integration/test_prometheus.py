@@ -31,7 +31,6 @@ chart or in infra/; the dashboard's expressions pass ``promtool check rules`` as
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -49,7 +48,15 @@ import yaml
 from tests._scripts import load_script
 from tests.fix_api import free_port, make_settings, register
 from tests.fix_db import create_database
-from tests.fix_pipeline import Gateway, insert_outbox_event, start_functions_host, unparseable_audit_event, wait_until
+from tests.fix_pipeline import (
+    Gateway,
+    insert_outbox_event,
+    process_env,
+    start_functions_host,
+    stop_process,
+    unparseable_audit_event,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -106,21 +113,13 @@ def _exporter_filters() -> tuple[str, str]:
 
 
 def _launch_gateway(gw: Gateway, port: int, log: Path) -> subprocess.Popen[bytes]:
-    s = gw.settings
-    env = {
-        **os.environ,
-        "DATABASE_URL": gw.pg_url,
-        "ENVIRONMENT": "test",
-        "JWT_SECRET": s.jwt_secret.get_secret_value(),
-        "DATA_DIR": str(s.data_dir),
-        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
-        "KAFKA_TOPIC_PREFIX": s.kafka_topic_prefix,
-        "KAFKA_PARTITIONS": str(s.kafka_partitions),
-        "FUNCTIONS_HOST_ENABLED": "false",  # as the chart's ConfigMap: the event functions run on their own
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-    }
+    env = process_env(
+        gw,
+        KAFKA_PARTITIONS=str(gw.settings.kafka_partitions),
+        FUNCTIONS_HOST_ENABLED="false",  # as the chart's ConfigMap: the event functions run on their own
+        HOST="127.0.0.1",
+        PORT=str(port),
+    )
     with log.open("ab") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "agent_gateway"], cwd=ROOT, env=env, stdout=fh, stderr=fh)
 
@@ -134,16 +133,6 @@ def _launch_gateway(gw: Gateway, port: int, log: Path) -> subprocess.Popen[bytes
 
     wait_until(ready, timeout=90, interval=0.2, what="the gateway's /readyz")
     return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +215,7 @@ def stack(pg_server_url: str, kafka_broker: Any, tmp_path_factory: pytest.TempPa
             server.server_close()
             thread.join(5)
         for proc in reversed(procs):
-            _stop(proc)
+            stop_process(proc)
 
 
 def _workload(s: Stack) -> None:

@@ -29,7 +29,7 @@ import pytest
 
 from tests._scripts import load_script
 from tests.fix_api import free_port
-from tests.fix_pipeline import wait_until
+from tests.fix_pipeline import stop_process, wait_until
 
 pytestmark = [pytest.mark.integration]
 
@@ -178,5 +178,4 @@ def test_the_gateway_starts_and_serves_from_requirements_alone(env: Any, fresh_p
             assert [x["title"] for x in c.get("/api/v1/tasks").json()["items"]] == ["from requirements.txt alone"]
             assert c.get("/openapi.json").status_code == 200
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop_process(proc, timeout=30)
