@@ -184,16 +184,30 @@ async def _handle_batch(
     return outcomes
 
 
+def _original(event: func.KafkaEvent) -> Any:
+    """The message as the producer wrote it, for the dead letter: the CloudEvent when it parses (out of
+    the extension's own JSON around the value, as the worker hands MANY/string batches over), else the
+    text of the value."""
+    try:
+        return decode(event)
+    except PoisonEvent:
+        pass
+    body = event.get_body()
+    try:
+        outer = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body.decode("utf-8", "replace")
+    if isinstance(outer, dict) and "Value" in outer and "Offset" in outer and "specversion" not in outer:
+        return outer["Value"]
+    return outer
+
+
 async def dead_letter(
     ctx: ConsumerContext, function_name: str, event: func.KafkaEvent, exc: Exception, attempt: int
 ) -> None:
     """Write the failed event and the error to ``<topic>.dlq`` through the outbox (never lost)."""
     topic = (event.topic or "").removeprefix(ctx.settings.kafka_topic_prefix)
-    body = event.get_body()
-    try:
-        original: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        original = body.decode("utf-8", "replace")
+    original = _original(event)
     event_id = original.get("id") if isinstance(original, dict) else None
     userid = original.get("userid", "") if isinstance(original, dict) else ""
     letter = ev.make_event(
