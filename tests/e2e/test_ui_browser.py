@@ -10,6 +10,7 @@ Screenshots of the main screens land in ``ui/artifacts/e2e/`` (ignored by git).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -113,7 +114,8 @@ def _browser_suite_missing() -> str | None:
 @pytest.mark.timeout(900)
 def test_ui_end_to_end_in_chromium() -> None:
     """Register, quick add, edit every field, search/filter/sort, a recurring completion, a reminder's
-    notification, two tabs in sync, chat, undo, keyboard and phone width, and no console errors."""
+    notification, two tabs in sync, chat, undo, keyboard and phone width: each test in a browser
+    context and an account of its own, with no console errors."""
     reason = _browser_suite_missing()
     if reason:
         pytest.skip(reason)
@@ -128,3 +130,7 @@ def test_ui_end_to_end_in_chromium() -> None:
     )
     sys.stdout.write(result.stdout)
     assert result.returncode == 0, f"browser suite failed:\n{result.stdout[-12000:]}\n{result.stderr[-4000:]}"
+    passed = re.search(r"^\S pass (\d+)$", result.stdout, re.M)  # the spec reporter's summary line
+    # every test is its own (context, account): one failing step fails one test, named with its step
+    ran = int(passed.group(1)) if passed else 0
+    assert ran >= 11, f"the browser suite ran {ran} tests, not the 11 or more it has:\n{result.stdout[-4000:]}"

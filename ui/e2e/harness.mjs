@@ -171,23 +171,6 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: false });
 }
 
-/** Calls the API with the page's own token (to check what the UI saved, or set up data quickly). */
-export async function apiCall(page, method, path, body) {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const token = localStorage.getItem("todo.token");
-      const r = await fetch(path, {
-        method,
-        headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      const text = await r.text();
-      return { status: r.status, body: text ? JSON.parse(text) : null };
-    },
-    { method, path, body },
-  );
-}
-
 export async function waitFor(fn, { timeout = 30_000, interval = 200, message = "condition" } = {}) {
   const deadline = Date.now() + timeout;
   let last;
@@ -239,3 +222,45 @@ export function dayOfMonthAhead(zone, months, day) {
 }
 
 export { sleep };
+
+/** Calls the API from node with a bearer token (setting up data, or checking what the UI saved). */
+export async function api(base, token, method, path, body) {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}
+
+let accounts = 0;
+/** A new account of its own (registered through the API, in the browser's zone): {email, password, token}. */
+export async function newAccount(base, label = "user") {
+  const email = `${label}-${process.pid}-${Date.now()}-${++accounts}@example.com`;
+  const password = "a long password";
+  const r = await api(base, null, "POST", "/api/v1/auth/register", { email, password, timezone: ZONE });
+  if (r.status !== 201) throw new Error(`register ${email}: ${r.status} ${JSON.stringify(r.body)}`);
+  return { email, password, token: r.body.access_token };
+}
+
+/** Makes every page of the context start signed in as the account (the token where the UI keeps it). */
+export async function signIn(context, token) {
+  await context.addInitScript(
+    ({ token }) => {
+      try {
+        if (!localStorage.getItem("todo.token")) localStorage.setItem("todo.token", token);
+      } catch {
+        /* about:blank has no storage */
+      }
+    },
+    { token },
+  );
+}
+
+export const slug = (s) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "")
+    .slice(0, 60);
