@@ -30,13 +30,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import azure.functions as func
 import psycopg
 from azure.functions._abc import RetryContext, TraceContext
 
 from todo_core.settings import Settings
+
+if TYPE_CHECKING:
+    from todo_core.consumers import ConsumerContext
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +138,12 @@ class _Trace(TraceContext):
 
 
 class LocalContext(func.Context):
-    def __init__(self, name: str, attempt: int, max_retries: int) -> None:
+    """The invocation context the local host passes; ``consumer`` is the host's own consumer context
+    (pool, services, hooks), so two hosts in one process never share or swap theirs."""
+
+    def __init__(self, name: str, attempt: int, max_retries: int, consumer: ConsumerContext | None = None) -> None:
         self._name, self._retry = name, _Retry(attempt, max_retries)
+        self.consumer = consumer
         self._id = f"local-{name}-{time.monotonic_ns()}"
 
     @property
@@ -361,8 +368,10 @@ class FunctionsHost:
         max_batch_size: int = 64,
         poll_timeout: float = 0.5,
         backoff_scale: float = 1.0,
+        context: ConsumerContext | None = None,
     ) -> None:
         self.specs = list(specs)
+        self.context = context  # handed to every invocation (None: the functions build their own)
         self.source_factory = source_factory
         self.max_batch_size = max_batch_size
         self.poll_timeout = poll_timeout
@@ -400,7 +409,7 @@ class FunctionsHost:
             events = [m.event() for m in batch]
             arg: Any = events if spec.many else events[0]
             try:
-                await spec.handler(events=arg, context=LocalContext(spec.name, attempt, spec.max_retries))
+                await spec.handler(events=arg, context=LocalContext(spec.name, attempt, spec.max_retries, self.context))
                 stats.batches += 1
                 stats.events += len(batch)
                 return
@@ -449,7 +458,6 @@ async def serve(settings: Settings, only: Sequence[str] = ()) -> None:
     """Run the host alone until SIGTERM/SIGINT (what the tests start, stop and SIGKILL)."""
     import signal
 
-    from functions._events import install_context
     from todo_core.api.runtime import resolve_database_url
     from todo_core.consumers import ConsumerContext
     from todo_core.service import TaskService
@@ -469,11 +477,11 @@ async def serve(settings: Settings, only: Sequence[str] = ()) -> None:
 
         sync = gateway_reminder_sync(settings)
         ctx.reminders_changed = sync
-    install_context(ctx)
     host = FunctionsHost(
         load_app_specs(only),
         make_source_factory(settings, conninfo),
         max_batch_size=int(host_kafka_settings().get("maxBatchSize", 64)),
+        context=ctx,
     )
     log.info("functions host running", extra={"functions": [s.name for s in host.specs]})
     try:

@@ -138,7 +138,6 @@ async def pipeline_component(app: FastAPI, runtime: Runtime) -> AsyncIterator[Pi
 
     if settings.functions_host_enabled and mode != "cluster":
         from agent_gateway.functions_host import FunctionsHost, host_kafka_settings, load_app_specs, make_source_factory
-        from functions._events import install_context
         from todo_core.notify.webpush import VapidKeys
 
         scheduler = pipe.scheduler
@@ -157,12 +156,12 @@ async def pipeline_component(app: FastAPI, runtime: Runtime) -> AsyncIterator[Pi
             reminders_changed=reminders_changed,
             vapid=vapid,
         )
-        install_context(pipe.context)
         pipe.host = FunctionsHost(
             load_app_specs(),
             make_source_factory(settings, conninfo),
             max_batch_size=int(host_kafka_settings().get("maxBatchSize", 64)),
             backoff_scale=settings.functions_retry_backoff_scale,
+            context=pipe.context,
         )
         pipe.tasks.append(asyncio.create_task(pipe.host.run(stop), name="functions-host"))
 
@@ -183,7 +182,3 @@ async def pipeline_component(app: FastAPI, runtime: Runtime) -> AsyncIterator[Pi
                 log.error("pipeline worker failed", exc_info=t.exception())
         if publisher is not None:
             await publisher.close()
-        if pipe.context is not None:
-            from functions._events import install_context
-
-            install_context(None)

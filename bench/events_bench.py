@@ -163,7 +163,6 @@ async def relay_throughput(url: str, bootstrap: str, n: int) -> float:
 
 async def audit_throughput(url: str, bootstrap: str | None, n: int) -> float:
     from agent_gateway.functions_host import FunctionsHost, host_kafka_settings, load_app_specs, make_source_factory
-    from functions._events import install_context
     from todo_core.consumers import ConsumerContext
     from todo_core.service import TaskService
     from todo_core.settings import Settings
@@ -195,11 +194,11 @@ async def audit_throughput(url: str, bootstrap: str | None, n: int) -> float:
         relay_task = asyncio.create_task(relay.run(stop))
         while relay.stats.published < n:  # noqa: ASYNC110 - measure the consumer, not the relay
             await asyncio.sleep(0.05)
-    install_context(ConsumerContext(pool=pool, settings=settings, tasks=TaskService(pool)))
     host = FunctionsHost(
         load_app_specs(["audit_append"]),
         make_source_factory(settings, url),
         max_batch_size=int(host_kafka_settings().get("maxBatchSize", 64)),
+        context=ConsumerContext(pool=pool, settings=settings, tasks=TaskService(pool)),
     )
     t0 = time.perf_counter()
     host_task = asyncio.create_task(host.run(stop))
@@ -216,7 +215,6 @@ async def audit_throughput(url: str, bootstrap: str | None, n: int) -> float:
     if relay_task:
         await relay_task
         await publisher.close()
-    install_context(None)
     await pool.close()
     return n / elapsed
 

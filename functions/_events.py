@@ -69,7 +69,8 @@ def retry_args() -> dict[str, Any]:
 
 
 def install_context(ctx: ConsumerContext | None) -> None:
-    """The local functions host shares its process's context (pool, services, timer)."""
+    """The context of every invocation that brings none of its own (tests, benchmarks); a local
+    functions host passes its own with each invocation instead (``LocalContext.consumer``)."""
     global _context
     _context = ctx
 
@@ -142,7 +143,8 @@ async def _handle_batch(
     function_name: str, events: list[func.KafkaEvent], context: func.Context | None
 ) -> dict[str, int]:
     handler = HANDLERS[function_name]
-    ctx = await consumer_context()
+    # a local host hands its own context over with the invocation; in Azure the worker builds one
+    ctx = getattr(context, "consumer", None) or await consumer_context()
     retry = context.retry_context if context is not None else None
     attempt = retry.retry_count if retry is not None else 0
     last_attempt = retry is None or attempt >= retry.max_retry_count

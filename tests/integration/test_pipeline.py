@@ -595,3 +595,18 @@ def test_the_request_traceparent_is_carried_into_every_event_of_the_command(star
         {"t": bad.json()["id"]},
     )[0]
     assert tp.split("-")[1] != trace_id
+
+
+def test_a_gateway_stopping_leaves_another_gateways_functions_in_the_same_process_working(
+    start_gateway: Any,
+) -> None:
+    """Each in-process functions host hands its own consumer context to its invocations: one gateway
+    shutting down (as a test's teardown, or a second app in one process) must not take the other's."""
+    first = start_gateway("embedded")
+    second = start_gateway("embedded")
+    first.stop()
+    alice = second.user()
+    task = alice.create(title="after the other gateway stopped")
+    audit = "SELECT count(*) FROM audit_log WHERE user_id = %(u)s"
+    wait_until(lambda: second.query(audit, {"u": alice.user_id}) == [(1,)], timeout=30, what="the audit entry")
+    assert second.query("SELECT count(*) FROM outbox WHERE topic = 'audit-append.dlq'") == [(0,)], task["id"]

@@ -231,6 +231,8 @@ def _workload(s: Stack) -> None:
 
     for expr in (
         f'todo_http_request_duration_seconds_count{{{TASKS_ROUTE}, method="POST"}}',
+        # the 404 series too: scraped only after phase 2's 404 it would start at 2, and rate() sees no increase
+        'todo_http_request_duration_seconds_count{status="404"}',
         'todo_function_events_total{function="task_events"}',
         'todo_function_events_total{function="audit_append", outcome="appended"}',
     ):
