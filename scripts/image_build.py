@@ -419,7 +419,7 @@ def build_gateway(tag: str = GATEWAY_IMAGE) -> dict[str, Any]:
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="gateway-context-", dir=root) as ctx:
             _context(Path(ctx))
-            args = ["podman", "build", "--pull=never", "--network", "host", *ulimit_args(), "-f", DOCKERFILE, "-t", tag]
+            args = ["podman", "build", "--pull=never", "--network", "host", "-f", DOCKERFILE, "-t", tag]
             if CA_BUNDLE.exists():  # pip trusts what the machine trusts, during the RUN steps only
                 args += ["--volume", f"{CA_BUNDLE}:{CA_BUNDLE}:ro"]
             proc = _run([*args, ctx], timeout=3600, cwd=ctx)
