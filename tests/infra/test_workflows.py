@@ -140,3 +140,22 @@ def _mutated(change: str) -> dict[str, Any]:
 )
 def test_the_cd_gate_check_fails_when_cd_could_run_without_ci(change: str) -> None:
     assert cd_gating_problems(_mutated(change), _load("ci.yml")), change
+
+
+def test_cd_pushes_the_repositories_the_chart_deploys() -> None:
+    """CD pushes <registry>/<matrix image>:<sha> and the chart pulls <global.imageRegistry>/<repository>:<tag>:
+    the names must be the same, image by image, or AKS pulls an image that was never pushed."""
+    cd = _load("cd.yml")
+    pushed = {entry["dockerfile"]: entry["image"] for entry in cd["jobs"]["images"]["strategy"]["matrix"]["include"]}
+    values = yaml.safe_load((ROOT / "infra" / "helm" / "todo-cloud" / "values.yaml").read_text())
+    overrides = yaml.safe_load((ROOT / "infra" / "helm" / "todo-cloud" / "values-aks.yaml").read_text()) or {}
+
+    def repository(component: str) -> str:
+        image = {**values[component]["image"], **(overrides.get(component, {}) or {}).get("image", {})}
+        return str(image["repository"])
+
+    assert pushed == {
+        "Dockerfile.gateway": repository("gateway"),
+        "Dockerfile.functions": repository("functionsApi"),
+        "ui/Dockerfile": repository("ui"),
+    }
