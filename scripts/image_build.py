@@ -308,7 +308,13 @@ def _import(tarball: Path, suite: str) -> tuple[str, float]:
     return image_id, round(time.monotonic() - started, 1)
 
 
-def _mmdebstrap(suite: str, target: Path) -> float:
+def _mmdebstrap(
+    suite: str,
+    target: Path,
+    packages: tuple[str, ...] = PACKAGES,
+    sources: list[str] | None = None,
+    hooks: tuple[str, ...] = (),
+) -> float:
     if shutil.which("mmdebstrap") is None:
         raise Unavailable("mmdebstrap is not installed (scripts/ensure-debian-packages.sh installs it as root)")
     started = time.monotonic()
@@ -316,14 +322,15 @@ def _mmdebstrap(suite: str, target: Path) -> float:
         "mmdebstrap",
         "--variant=minbase",
         "--format=tar",
-        f"--include={','.join(PACKAGES)}",
+        f"--include={','.join(packages)}",
         '--aptopt=Acquire::Languages "none"',
         *(f"--dpkgopt={opt}" for opt in DPKG_EXCLUDES),
         # the build machine's resolver and name do not belong in the image (podman provides its own)
         '--customize-hook=rm -f "$1/etc/resolv.conf" "$1/etc/hostname"',
+        *(f"--customize-hook={hook}" for hook in hooks),
         suite,
         str(target),
-        *apt_sources(suite),
+        *(sources if sources is not None else apt_sources(suite)),
     ]
     proc = _run(args, timeout=3600)
     if proc.returncode != 0:
@@ -459,6 +466,143 @@ def build_gateway(tag: str = GATEWAY_IMAGE) -> dict[str, Any]:
         return {**report, "kind": kind}
 
 
+# -- the functions image ------------------------------------------------------------------------------------
+#
+# Production builds Dockerfile.functions FROM the Functions host's 4-python3.13 image (the .NET host, which
+# cannot run here, and the Python worker under /azure-functions-host/workers/python/3.13). The stand-in:
+# Debian 13 (trixie, python3 3.13) from the machine's own mirror, the worker library of
+# tests/worker/requirements.txt installed where the real image keeps its worker, and the test's proxy worker
+# (tests/worker/proxy_worker.py) beside it. Dockerfile.functions takes the base as a build argument
+# (FUNCTIONS_BASE; its default is the production image), so the file CD builds is the file built here.
+
+FUNCTIONS_SUITE = "trixie"
+FUNCTIONS_PYTHON = "3.13"
+FUNCTIONS_ROOTFS = "localhost/todo-cloud-build/trixie-python:3.13"
+FUNCTIONS_BASE = "localhost/azure-functions/python:4-python3.13"
+FUNCTIONS_IMAGE = "localhost/todo-cloud/functions:test"
+FUNCTIONS_DOCKERFILE = "Dockerfile.functions"
+FUNCTIONS_PACKAGES = ("python3", "python3-pip", "ca-certificates", "python-is-python3")
+WORKER_DIR = "/azure-functions-host/workers/python/3.13/LINUX/X64"
+WORKER_REQUIREMENTS = REPO / "tests" / "worker" / "requirements.txt"
+PROXY_WORKER = REPO / "tests" / "worker" / "proxy_worker.py"
+# the official image's Python is its own, not Debian's "externally managed" one: pip installs system-wide
+FUNCTIONS_HOOKS = (
+    'rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED',
+    'mkdir -p "$1/home/site/wwwroot"',
+)
+FUNCTIONS_CONTAINERFILE = f"""FROM {FUNCTIONS_ROOTFS}
+ENV AzureWebJobsScriptRoot=/home/site/wwwroot FUNCTIONS_WORKER_RUNTIME=python
+COPY requirements.txt proxy_worker.py /worker-src/
+RUN pip install --no-cache-dir --target {WORKER_DIR} -r /worker-src/requirements.txt \\
+ && cp /worker-src/proxy_worker.py {WORKER_DIR}/ && rm -rf /worker-src
+WORKDIR /home/site/wwwroot
+"""
+
+
+def functions_sources() -> list[str]:
+    """The machine's deb entries of its own suite, re-pointed at trixie (same mirrors, same keyring)."""
+    suite = debian_suite()
+    out = []
+    for line in apt_sources(suite):
+        parts = line.split(" ")
+        out.append(" ".join(p.replace(suite, FUNCTIONS_SUITE, 1) if p.startswith(suite) else p for p in parts))
+    return out
+
+
+def _build(containerfile: str, context: Path, tag: str, log: Path, build_args: dict[str, str] | None = None) -> float:
+    started = time.monotonic()
+    args = ["podman", "build", "--pull=never", "--network", "host", "-f", containerfile, "-t", tag]
+    for k, v in (build_args or {}).items():
+        args += ["--build-arg", f"{k}={v}"]
+    if CA_BUNDLE.exists():  # pip trusts what the machine trusts, during the RUN steps only
+        args += ["--volume", f"{CA_BUNDLE}:{CA_BUNDLE}:ro"]
+    proc = _run([*args, str(context)], timeout=3600, cwd=context)
+    log.write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        tail = _tail(proc)
+        if any(e in tail for e in NETWORK_ERRORS):
+            raise Unavailable(f"the build cannot reach the package index:\n{tail}")
+        raise RuntimeError(f"podman build of {tag} failed (log: {log}):\n{tail}")
+    return round(time.monotonic() - started, 1)
+
+
+def ensure_functions_base(build: bool = True) -> dict[str, Any] | None:
+    """The functions base stand-in (trixie rootfs, then the worker on top), built if needed."""
+    started = time.monotonic()
+    reason = podman_unavailable()
+    if reason:
+        raise Unavailable(reason)
+    root = cache_root()
+    recipe = {
+        "recipe": RECIPE,
+        "packages": FUNCTIONS_PACKAGES,
+        "hooks": FUNCTIONS_HOOKS,
+        "containerfile": FUNCTIONS_CONTAINERFILE,
+        "worker": WORKER_REQUIREMENTS.read_text(),
+        "proxy": PROXY_WORKER.read_text(),
+    }
+    key = f"{FUNCTIONS_SUITE}-{hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:12]}"
+    tarball, stamp_path = root / f"functions-rootfs-{FUNCTIONS_SUITE}.tar", root / f"functions-base-{key}.json"
+    with _locked(root / ".lock"):
+        try:
+            stamp: dict[str, Any] = json.loads(stamp_path.read_text())
+        except (OSError, ValueError):
+            stamp = {}
+        if stamp and stamp.get("image_id") == _image_id(FUNCTIONS_BASE):
+            return {**stamp, "kind": "warm", "seconds": round(time.monotonic() - started, 1)}
+        if not build:
+            return None
+        steps: dict[str, float] = {}
+        if not tarball.exists():
+            partial = tarball.with_suffix(".tar.partial")
+            steps["mmdebstrap"] = _mmdebstrap(
+                FUNCTIONS_SUITE, partial, FUNCTIONS_PACKAGES, functions_sources(), FUNCTIONS_HOOKS
+            )
+            partial.rename(tarball)
+        if _image_id(FUNCTIONS_ROOTFS) is None:
+            t = time.monotonic()
+            args = ["podman", "import", *(x for c in IMPORT_CHANGES for x in ("--change", c)), str(tarball)]
+            proc = _run([*args, FUNCTIONS_ROOTFS], timeout=900)
+            if proc.returncode != 0:
+                raise RuntimeError(f"podman import failed:\n{_tail(proc)}")
+            steps["import"] = round(time.monotonic() - t, 1)
+        with tempfile.TemporaryDirectory(prefix="functions-base-", dir=root) as ctx:
+            shutil.copy2(WORKER_REQUIREMENTS, Path(ctx) / "requirements.txt")
+            shutil.copy2(PROXY_WORKER, Path(ctx) / "proxy_worker.py")
+            (Path(ctx) / "Containerfile").write_text(FUNCTIONS_CONTAINERFILE)
+            steps["worker"] = _build("Containerfile", Path(ctx), FUNCTIONS_BASE, root / "functions-base-build.log")
+        version = _run(["podman", "run", "--rm", "--network", "none", *ulimit_args(), FUNCTIONS_BASE, "python", "-c",
+                        "import sys; print(sys.version.split()[0])"], timeout=300)  # fmt: skip
+        python = version.stdout.strip()
+        if version.returncode != 0 or not python.startswith(FUNCTIONS_PYTHON + "."):
+            raise RuntimeError(f"the functions base's python is {python or _tail(version)}, not {FUNCTIONS_PYTHON}")
+        total = round(time.monotonic() - started, 1)
+        stamp = {"key": key, "image_id": _image_id(FUNCTIONS_BASE), "python": python, "built_at": _now()}
+        stamp.update(steps=steps, cold_seconds=total)
+        stamp_path.write_text(json.dumps(stamp, indent=2))
+        return {**stamp, "kind": "cold", "seconds": total}
+
+
+def build_functions(tag: str = FUNCTIONS_IMAGE) -> dict[str, Any]:
+    """``podman build`` of Dockerfile.functions with ``FUNCTIONS_BASE`` set to the stand-in."""
+    root = cache_root()
+    with _locked(root / ".lock"):
+        if _image_id(FUNCTIONS_BASE) is None:
+            raise RuntimeError(f"no {FUNCTIONS_BASE}: run ensure_functions_base() first")
+        with tempfile.TemporaryDirectory(prefix="functions-context-", dir=root) as ctx:
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+            for name in [*dockerfile_sources(REPO / FUNCTIONS_DOCKERFILE), FUNCTIONS_DOCKERFILE]:
+                src = REPO / name
+                if src.is_dir():
+                    shutil.copytree(src, Path(ctx) / name, ignore=ignore)
+                else:
+                    shutil.copy2(src, Path(ctx) / name)
+            seconds = _build(
+                FUNCTIONS_DOCKERFILE, Path(ctx), tag, root / "functions-build.log", {"FUNCTIONS_BASE": FUNCTIONS_BASE}
+            )
+        return {"image": tag, "image_id": _image_id(tag), "seconds": seconds, "at": _now()}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="build nothing; exit 0 when ready, 2 when not built")
@@ -481,6 +625,8 @@ def main() -> int:
                 report["gateway"] = {"image": GATEWAY_IMAGE, "image_id": _image_id(GATEWAY_IMAGE)}
             else:
                 report["gateway"] = build_gateway()
+                report["functions_base"] = ensure_functions_base()
+                report["functions"] = build_functions()
     except Unavailable as e:
         print(f"images: unavailable here: {e}", file=sys.stderr)
         return 3
@@ -495,6 +641,10 @@ def main() -> int:
         if "gateway" in report:
             g = report["gateway"]
             print(f"images: {g['image']} ({g.get('kind', 'present')}, {g.get('seconds', 0)} s)")
+        if "functions" in report:
+            fb, f = report["functions_base"] or {}, report["functions"]
+            print(f"images: {FUNCTIONS_BASE} python {fb.get('python')} ({fb.get('kind')}, {fb.get('seconds')} s)")
+            print(f"images: {f['image']} ({f['seconds']} s)")
     return 0
 
 

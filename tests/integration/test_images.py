@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import secrets
 import socket
@@ -297,3 +298,120 @@ def test_the_gateway_image_serves_under_the_chart_security_context(gateway_conta
     tmp = c.exec("sh", "-c", "touch /tmp/probe && grep ' /tmp ' /proc/mounts")
     assert tmp.returncode == 0, tmp.stderr
     assert tmp.stdout.split()[2] == "tmpfs" and "size=262144k" in tmp.stdout, tmp.stdout
+
+
+# -- the functions image --------------------------------------------------------------------------------------
+
+
+def _configmap_data_dir() -> str:
+    text = (ROOT / "infra/helm/todo-cloud/templates/config/configmap.yaml").read_text()
+    found = re.search(r"^\s*DATA_DIR:\s*(\S+)\s*$", text, re.M)
+    assert found and found.group(1).startswith("/tmp/"), "the chart's DATA_DIR must be under the /tmp emptyDir"
+    return found.group(1)
+
+
+@pytest.fixture(scope="module")
+def functions_image() -> str:
+    reason = image_build.podman_unavailable()
+    if reason:
+        pytest.skip(f"podman cannot run here: {reason}")
+    try:
+        base = image_build.ensure_functions_base()
+        built = image_build.build_functions()
+    except image_build.Unavailable as e:
+        pytest.skip(f"the functions image cannot be built here: {e}")
+    assert base is not None
+    sys.stdout.write(f"functions base: {base['kind']} {base['seconds']} s; functions: {built['seconds']} s\n")
+    return str(built["image"])
+
+
+def test_the_functions_image_runs_the_app_in_its_worker_under_the_chart_security_context(
+    functions_image: str, pg_server_url: str, tmp_path: Path
+) -> None:
+    """The image CD deploys for the functions (Dockerfile.functions, on the stand-in base), run as the chart
+    runs it, is the worker: this test is its host over the FunctionRpc stream. It indexes and loads the five
+    functions from /home/site/wwwroot, the HTTP function registers a user and creates a task, and
+    audit_append stores the events those commands wrote, from a Kafka-shaped batch."""
+    from tests.worker.host import FunctionsHost, compile_protocol
+
+    rpc = tmp_path / "rpc"
+    pb, pb_grpc = compile_protocol(rpc)
+    rpc.chmod(0o755)
+    for f in rpc.iterdir():
+        f.chmod(0o755 if f.is_dir() else 0o644)
+    values = _values()
+    pg_url = create_database(pg_server_url)
+    database_url, forwarder = _tcp_url(pg_url)
+    site = f"/usr/local/lib/python{image_build.FUNCTIONS_PYTHON}/dist-packages"
+    env = {
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(48)),
+        "DAPR_ENABLED": "false",
+        "FUNCTIONS_METRICS_PORT": "",
+        "DATA_DIR": _configmap_data_dir(),  # the chart's ConfigMap: the one writable place is the /tmp emptyDir
+        # the app's own dependencies before the worker's, as the worker prioritises them in Azure
+        "PYTHONPATH": f"/rpc:{site}:{image_build.WORKER_DIR}",
+    }
+    name = f"todo-functions-test-{uuid.uuid4().hex[:8]}"
+    host = FunctionsHost(pb, pb_grpc)
+    args = ["podman", "run", "--rm", "--name", name, "--network", "host", *image_build.ulimit_args()]
+    args += [*security_flags(values), "--volume", f"{rpc}:/rpc:ro"]
+    for key, value in env.items():
+        args += ["--env", f"{key}={value}"]
+    args += [functions_image, "python", f"{image_build.WORKER_DIR}/proxy_worker.py", *host.worker_args()]
+    app = Path("/home/site/wwwroot")
+    try:
+        host.start_process(args, ROOT, dict(os.environ), tmp_path / "worker.log")
+        init = host.init(app)
+        assert init.result.status == pb.StatusResult.Success, init.result.exception.message
+        meta = host.metadata(app)
+        assert meta.result.status == pb.StatusResult.Success, meta.result.exception.message
+        names = set()
+        for m in meta.function_metadata_results:
+            assert host.load(m).result.status == pb.StatusResult.Success
+            names.add(m.name)
+        assert names == {"http_api", "task_events", "recurrence_due", "reminder_fire", "audit_append"}
+
+        def http(method: str, path: str, body: Any, token: str | None = None) -> tuple[int, Any]:
+            headers = {"content-type": "application/json", "host": "localhost"}
+            if token:
+                headers["authorization"] = f"Bearer {token}"
+            req = pb.RpcHttp(
+                method=method,
+                url=f"http://localhost{path}",
+                headers=headers,
+                params={"route": path.lstrip("/")},
+                body=pb.TypedData(bytes=json.dumps(body).encode()),
+            )
+            r = host.invoke("http_api", [pb.ParameterBinding(name="req", data=pb.TypedData(http=req))], {})
+            assert r.result.status == pb.StatusResult.Success, r.result.exception.message
+            return int(r.return_value.http.status_code), json.loads(r.return_value.http.body.bytes or b"null")
+
+        email = f"fn-{uuid.uuid4().hex[:8]}@example.com"
+        status, reg = http("POST", "/api/v1/auth/register", {"email": email, "password": "a long passphrase"})
+        assert status == 201, reg
+        status, task = http("POST", "/api/v1/tasks", {"title": "from the functions image"}, reg["access_token"])
+        assert status == 201, task
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            rows = conn.execute("SELECT payload FROM outbox WHERE topic = 'audit-append' ORDER BY id").fetchall()
+        events = [json.dumps(p) for (p,) in rows]
+        assert events
+        batch = host.kafka_batch(
+            "audit_append", "audit-append", [(reg["user"]["id"], 0, i, e) for i, e in enumerate(events)]
+        )
+        r = host.invoke("audit_append", batch.input_data, batch.trigger_metadata, retry=(0, 5))
+        assert r.result.status == pb.StatusResult.Success, r.result.exception.message
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            (count,) = conn.execute("SELECT count(*) FROM audit_log").fetchone()  # type: ignore[misc]
+        assert count == len(events)
+        uid = _podman("exec", name, "id", "-u")
+        assert uid.stdout.strip() == str(UID), uid.stdout + uid.stderr
+    finally:
+        log = tmp_path / "worker.log"
+        sys.stdout.write(f"--- {name} ---\n{log.read_text()[-6000:] if log.exists() else ''}\n")
+        sys.stdout.write("\n".join(lg.message[-2000:] for lg in host.logs[-30:]) + "\n")
+        host.stop()
+        _podman("rm", "-f", "-t", "5", name, timeout=120)
+        if forwarder is not None:
+            forwarder.close()

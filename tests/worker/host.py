@@ -109,10 +109,13 @@ class FunctionsHost:
 
     # -- the worker process ---------------------------------------------------------------------
 
-    def start_worker(self, python: Path, cwd: Path, env: dict[str, str], log: Path) -> None:
-        """The worker started as the host starts it: its command line names the host's gRPC endpoint."""
-        args = [str(python), str(PROXY), "--host", "127.0.0.1", "--port", str(self.port)]
-        args += [
+    def worker_args(self) -> list[str]:
+        """The command line the host gives a language worker: its gRPC endpoint and the ids to echo back."""
+        return [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
             "--workerId",
             self.worker_id,
             "--requestId",
@@ -120,6 +123,13 @@ class FunctionsHost:
             "--grpcMaxMessageLength",
             "2147483647",
         ]
+
+    def start_worker(self, python: Path, cwd: Path, env: dict[str, str], log: Path) -> None:
+        """The worker started as the host starts it (``python proxy_worker.py`` and the host's arguments)."""
+        self.start_process([str(python), str(PROXY), *self.worker_args()], cwd, env, log)
+
+    def start_process(self, args: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
+        """Any command that runs a worker (a container, say); returns once it opened the event stream."""
         self._log = log.open("wb")
         self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120

@@ -6,9 +6,10 @@ library, ``azure_functions_runtime``, which does the real work: it indexes ``fun
 builds the binding metadata, converts the invocation's typed data into ``func.KafkaEvent`` and
 ``func.HttpRequest`` objects, runs the function and encodes its result. This module is that thin
 proxy, doing what the image's does and no more: the same command line as the host gives a worker,
-``StartStream`` first, one task per request, the library's handlers called with ``request`` (the
-``StreamingMessage``) and ``properties`` (``protos``, ``host``), responses and logs (``RpcLog``) back
-on the stream. Everything the test checks is decided by the library and the app, not here.
+``StartStream`` first, the app's folder on ``sys.path`` at init, one task per request, the library's
+handlers called with ``request`` (the ``StreamingMessage``) and ``properties`` (``protos``, ``host``),
+responses and logs (``RpcLog``) back on the stream. Everything the test checks is decided by the
+library and the app, not here.
 
 Run as ``python proxy_worker.py --host H --port P --workerId W --requestId R`` with the compiled
 protocol modules (``function_rpc_pb2``, ``function_rpc_pb2_grpc``) on ``PYTHONPATH``.
@@ -125,6 +126,11 @@ class Proxy:
         rid = self.args.request_id
         if kind == "worker_init_request":
             import azure_functions_runtime as library  # what the base image loads for a v2 app
+
+            # the app's folder (the script root) first on the path, as the image's proxy worker puts it
+            app_dir = message.worker_init_request.function_app_directory
+            if app_dir and app_dir not in sys.path:
+                sys.path.insert(0, app_dir)
 
             self.library = library
             start = getattr(library, "start_threadpool_executor", None)
