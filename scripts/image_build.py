@@ -603,6 +603,89 @@ def build_functions(tag: str = FUNCTIONS_IMAGE) -> dict[str, Any]:
         return {"image": tag, "image_id": _image_id(tag), "seconds": seconds, "at": _now()}
 
 
+# -- the UI image -------------------------------------------------------------------------------------------
+#
+# ui/Dockerfile builds FROM node:20-alpine (twice: the build stage and the server). The stand-in, tagged
+# node:20-alpine so the Dockerfile builds unchanged: Debian 13's nodejs (20.19, what Next.js 16 needs) with
+# npm, ca-certificates and wget (the HEALTHCHECK's), from the machine's mirrors re-pointed at trixie.
+
+UI_BASE = "localhost/node:20-alpine"
+UI_BASE_TAGS = (UI_BASE, "node:20-alpine")
+UI_IMAGE = "localhost/todo-cloud/ui:test"
+UI_PACKAGES = ("nodejs", "npm", "ca-certificates", "wget")
+UI_IMPORT_CHANGES = (
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "ENV LANG=C.UTF-8",
+    # node trusts the machine's CA bundle (mounted during the build's RUN steps), as pip does
+    f"ENV NODE_EXTRA_CA_CERTS={CA_BUNDLE}",
+    'CMD ["node"]',
+)
+
+
+def ensure_ui_base(build: bool = True) -> dict[str, Any] | None:
+    """The node:20-alpine stand-in, built and tagged if needed."""
+    started = time.monotonic()
+    reason = podman_unavailable()
+    if reason:
+        raise Unavailable(reason)
+    root = cache_root()
+    recipe = {"recipe": RECIPE, "packages": UI_PACKAGES, "changes": UI_IMPORT_CHANGES}
+    key = f"{FUNCTIONS_SUITE}-{hashlib.sha256(json.dumps(recipe).encode()).hexdigest()[:12]}"
+    tarball, stamp_path = root / f"ui-base-{key}.tar", root / f"ui-base-{key}.json"
+    with _locked(root / ".lock"):
+        try:
+            stamp: dict[str, Any] = json.loads(stamp_path.read_text())
+        except (OSError, ValueError):
+            stamp = {}
+        if stamp and stamp.get("image_id") == _image_id(UI_BASE) and all(_image_id(t) for t in UI_BASE_TAGS):
+            return {**stamp, "kind": "warm", "seconds": round(time.monotonic() - started, 1)}
+        if not build:
+            return None
+        steps: dict[str, float] = {}
+        if not tarball.exists():
+            partial = tarball.with_suffix(".tar.partial")
+            steps["mmdebstrap"] = _mmdebstrap(FUNCTIONS_SUITE, partial, UI_PACKAGES, functions_sources())
+            partial.rename(tarball)
+        t = time.monotonic()
+        args = ["podman", "import", *(x for c in UI_IMPORT_CHANGES for x in ("--change", c)), str(tarball), UI_BASE]
+        proc = _run(args, timeout=900)
+        if proc.returncode != 0:
+            raise RuntimeError(f"podman import failed:\n{_tail(proc)}")
+        for tag in UI_BASE_TAGS[1:]:
+            _run(["podman", "tag", UI_BASE, tag], timeout=120)
+        steps["import"] = round(time.monotonic() - t, 1)
+        version = _run(
+            ["podman", "run", "--rm", "--network", "none", *ulimit_args(), UI_BASE, "node", "-v"], timeout=300
+        )
+        node = version.stdout.strip().lstrip("v")
+        major, minor = (int(x) for x in [*node.split("."), "0", "0"][:2]) if node[:1].isdigit() else (0, 0)
+        if version.returncode != 0 or (major, minor) < (20, 19):
+            raise RuntimeError(f"the UI base's node is {node or _tail(version)}; Next.js 16 needs >= 20.19")
+        total = round(time.monotonic() - started, 1)
+        stamp = {"key": key, "image_id": _image_id(UI_BASE), "node": node, "built_at": _now()}
+        stamp.update(steps=steps, cold_seconds=total)
+        stamp_path.write_text(json.dumps(stamp, indent=2))
+        return {**stamp, "kind": "cold", "seconds": total}
+
+
+def build_ui(tag: str = UI_IMAGE) -> dict[str, Any]:
+    """``podman build`` of the unchanged ui/Dockerfile (context ui/, as CD builds it) on the stand-in."""
+    root = cache_root()
+    ui = REPO / "ui"
+    with _locked(root / ".lock"):
+        if _image_id(UI_BASE) is None:
+            raise RuntimeError(f"no {UI_BASE}: run ensure_ui_base() first")
+        with tempfile.TemporaryDirectory(prefix="ui-context-", dir=root) as ctx:
+            for name in [*dockerfile_sources(ui / "Dockerfile"), "Dockerfile", ".dockerignore"]:
+                src = ui / name
+                if src.is_dir():
+                    shutil.copytree(src, Path(ctx) / name)
+                elif src.exists():
+                    shutil.copy2(src, Path(ctx) / name)
+            seconds = _build("Dockerfile", Path(ctx), tag, root / "ui-build.log")
+        return {"image": tag, "image_id": _image_id(tag), "seconds": seconds, "at": _now()}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--check", action="store_true", help="build nothing; exit 0 when ready, 2 when not built")
@@ -627,6 +710,8 @@ def main() -> int:
                 report["gateway"] = build_gateway()
                 report["functions_base"] = ensure_functions_base()
                 report["functions"] = build_functions()
+                report["ui_base"] = ensure_ui_base()
+                report["ui"] = build_ui()
     except Unavailable as e:
         print(f"images: unavailable here: {e}", file=sys.stderr)
         return 3
@@ -645,6 +730,10 @@ def main() -> int:
             fb, f = report["functions_base"] or {}, report["functions"]
             print(f"images: {FUNCTIONS_BASE} python {fb.get('python')} ({fb.get('kind')}, {fb.get('seconds')} s)")
             print(f"images: {f['image']} ({f['seconds']} s)")
+        if "ui" in report:
+            ub, u = report["ui_base"] or {}, report["ui"]
+            print(f"images: {UI_BASE} node {ub.get('node')} ({ub.get('kind')}, {ub.get('seconds')} s)")
+            print(f"images: {u['image']} ({u['seconds']} s)")
     return 0
 
 

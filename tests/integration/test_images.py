@@ -415,3 +415,55 @@ def test_the_functions_image_runs_the_app_in_its_worker_under_the_chart_security
         _podman("rm", "-f", "-t", "5", name, timeout=120)
         if forwarder is not None:
             forwarder.close()
+
+
+# -- the UI image ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ui_image() -> str:
+    reason = image_build.podman_unavailable()
+    if reason:
+        pytest.skip(f"podman cannot run here: {reason}")
+    try:
+        base = image_build.ensure_ui_base()
+        built = image_build.build_ui()
+    except image_build.Unavailable as e:
+        pytest.skip(f"the UI image cannot be built here: {e}")
+    assert base is not None
+    sys.stdout.write(f"ui base: node {base['node']} {base['kind']} {base['seconds']} s; ui: {built['seconds']} s\n")
+    return str(built["image"])
+
+
+def test_the_ui_image_serves_the_export_under_the_chart_security_context(ui_image: str) -> None:
+    """The unchanged ui/Dockerfile's image (the static export and its dependency-free server) serves the
+    app, its client-side fallback and its security headers as uid 10001 on a read-only root file system."""
+    values = _values()
+    port = free_port()
+    name = f"todo-ui-test-{uuid.uuid4().hex[:8]}"
+    args = ["run", "-d", "--name", name, "--network", "host", *image_build.ulimit_args(), *security_flags(values)]
+    args += ["--env", f"PORT={port}", "--env", "HOSTNAME=127.0.0.1", ui_image]
+    try:
+        started = _podman(*args, timeout=300)
+        assert started.returncode == 0, started.stderr
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return httpx.get(url + "/", timeout=3).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(up, timeout=60, interval=0.5, what="the UI server")
+        root = httpx.get(url + "/", timeout=5)
+        assert "text/html" in root.headers["content-type"] and "<title>Todo Cloud" in root.text
+        assert root.headers["x-content-type-options"] == "nosniff"
+        deep = httpx.get(url + "/some/client/route", timeout=5)
+        assert deep.status_code == 200 and deep.text == root.text  # the client-side fallback
+        assert _podman("exec", name, "id", "-u").stdout.strip() == str(UID)
+        written = _podman("exec", name, "sh", "-c", "echo x > /app/probe")
+        assert written.returncode != 0 and "Read-only file system" in written.stderr
+    finally:
+        logs = _podman("logs", name)
+        sys.stdout.write(f"--- logs of {name} ---\n{(logs.stdout + logs.stderr)[-4000:]}\n")
+        _podman("rm", "-f", "-t", "5", name, timeout=120)
