@@ -467,3 +467,93 @@ def test_the_ui_image_serves_the_export_under_the_chart_security_context(ui_imag
         logs = _podman("logs", name)
         sys.stdout.write(f"--- logs of {name} ---\n{(logs.stdout + logs.stderr)[-4000:]}\n")
         _podman("rm", "-f", "-t", "5", name, timeout=120)
+
+
+def test_the_gateway_image_in_cluster_mode_beside_a_real_daprd(
+    gateway_image: str,
+    dapr_binaries: Any,
+    dapr_scheduler: Any,
+    pg_server_url: str,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+) -> None:
+    """The image with ``DAPR_ENABLED=true`` as the chart runs it, its sidecar the daprd the suite builds (the
+    components of infra/dapr on the suite's Kafka and Postgres): daprd finds the app on its port, /readyz
+    answers, and a command's events leave the outbox through Dapr pub/sub."""
+    from tests.fix_dapr import APP_ID, Daprd, _ensure_topics, _pgx_conninfo, derive_resources
+
+    values = _values()
+    db_url = create_database(pg_server_url)
+    database_url, forwarder = _tcp_url(db_url)
+    _ensure_topics(kafka_bootstrap)
+    resources = derive_resources(
+        tmp_path,
+        kafka_brokers=kafka_bootstrap,
+        secret_values={("statestore", "connectionString"): _pgx_conninfo(db_url)},
+        otel_endpoint=f"127.0.0.1:{free_port()}",  # nothing listens there: spans are dropped
+    )
+    api_token, app_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    port, dapr_http_port = free_port(), free_port()
+    env = {
+        "ENVIRONMENT": values["config"]["environment"],
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(48)),
+        "PORT": str(port),
+        "LOG_LEVEL": values["config"]["logLevel"],
+        "FUNCTIONS_HOST_ENABLED": "false",
+        "DAPR_ENABLED": "true",
+        "DAPR_HTTP_ENDPOINT": f"http://127.0.0.1:{dapr_http_port}",
+        "DAPR_API_TOKEN": api_token,
+        "DAPR_APP_TOKEN": app_token,
+    }
+    name = f"todo-gateway-dapr-{uuid.uuid4().hex[:8]}"
+    args = ["run", "-d", "--name", name, "--network", "host", *image_build.ulimit_args(), *security_flags(values)]
+    for key, value in env.items():
+        args += ["--env", f"{key}={value}"]
+    container = Container(name, f"http://127.0.0.1:{port}")
+    daprd = None
+    try:
+        started = _podman(*args, gateway_image, *_command(port), timeout=300)
+        assert started.returncode == 0, started.stderr
+        daprd = Daprd(
+            dapr_binaries.daprd,
+            tmp_path,
+            app_id=APP_ID,
+            app_port=port,
+            http_port=dapr_http_port,
+            resources=resources,
+            scheduler=dapr_scheduler,
+            api_token=api_token,
+            app_token=app_token,
+            ready_timeout=120,
+        )
+
+        def ready() -> bool:
+            assert container.state() == "running", f"the gateway container is {container.state()}"
+            try:
+                return httpx.get(container.url + "/readyz", timeout=3).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(ready, timeout=120, interval=0.5, what="/readyz in cluster mode")
+        with httpx.Client(base_url=container.url, timeout=15) as http:
+            email = f"dapr-{uuid.uuid4().hex[:6]}@example.com"
+            r = http.post("/api/v1/auth/register", json={"email": email, "password": "a long passphrase"})
+            assert r.status_code == 201, r.text
+            http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
+            assert http.post("/api/v1/tasks", json={"title": "through dapr"}).status_code == 201
+
+        def published() -> bool:
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                rows = conn.execute("SELECT published_at FROM outbox WHERE topic = 'task-events'").fetchall()
+            return bool(rows) and all(p is not None for (p,) in rows)
+
+        wait_until(published, timeout=60, what="the task event published through Dapr pub/sub")
+    finally:
+        sys.stdout.write(f"--- logs of {name} ---\n{container.logs()[-6000:]}\n")
+        if daprd is not None:
+            sys.stdout.write(f"--- daprd ---\n{daprd.log_text()[-4000:]}\n")
+            daprd.stop()
+        _podman("rm", "-f", "-t", "5", name, timeout=120)
+        if forwarder is not None:
+            forwarder.close()
