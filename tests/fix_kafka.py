@@ -175,3 +175,35 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"kafka: {broker.version} at {broker.bootstrap_servers}{started}; log {broker.log_file}"
         )
+
+
+def start_groups_at_the_end(bootstrap: str, groups: dict[str, str]) -> dict[str, int]:
+    """Commit each consumer group (``{group: topic}``) at its topic's end, so it consumes only what comes
+    next: the session's broker is shared, and unprefixed topics (the cluster's names, used by the Dapr and
+    monitoring stages) may hold events of other tests' databases. Returns the events skipped per group."""
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    skipped: dict[str, int] = {}
+    for group, topic in groups.items():
+        meta = admin.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None:
+            skipped[group] = 0
+            continue
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+        try:
+            ends = [TopicPartition(topic, p) for p in meta.partitions]
+            committed = {c.partition: c.offset for c in consumer.committed(ends, timeout=10)}
+            behind = []  # only partitions with something to skip: the others stay as they were
+            for tp in ends:
+                low, high = consumer.get_watermark_offsets(tp, timeout=10)
+                start = committed[tp.partition] if committed[tp.partition] >= 0 else low
+                if high > start:
+                    behind.append((TopicPartition(topic, tp.partition, high), high - start))
+            skipped[group] = sum(n for _, n in behind)
+            if behind:
+                consumer.commit(offsets=[tp for tp, _ in behind], asynchronous=False)
+        finally:
+            consumer.close()
+    return skipped
